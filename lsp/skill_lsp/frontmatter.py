@@ -1,0 +1,135 @@
+"""YAML front matter: find the block, load it with the safe loader, keep exact key/value spans."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from .model import FrontMatter, FrontMatterKey, Span
+
+_OPEN = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n")
+_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.M)
+
+MAX_ALIASES = 64
+MAX_DEPTH = 32
+MAX_FRONT_MATTER_CHARS = 64_000
+
+
+class _Refused(Exception):
+    pass
+
+
+def split_front_matter(text: str) -> tuple[int, int, int] | None:
+    """(start of YAML text, end of YAML text, end of block) as str offsets; None when absent."""
+    m = _OPEN.match(text)
+    if not m:
+        return None
+    close = _CLOSE.search(text, m.end())
+    if close is None:
+        return m.end(), len(text), -1
+    end = close.end()
+    if end < len(text) and text[end] == "\n":
+        end += 1
+    return m.end(), close.start(), end
+
+
+def _check_shape(yaml_text: str) -> None:
+    """Refuse alias bombs and deep nesting before anything is constructed."""
+    aliases = 0
+    depth = 0
+    for event in yaml.parse(yaml_text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _Refused(f"front matter uses more than {MAX_ALIASES} YAML aliases; refused")
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Refused(f"front matter nests deeper than {MAX_DEPTH} levels; refused")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+def _mark_span(node: yaml.Node, first_line: int) -> Span:
+    s, e = node.start_mark, node.end_mark
+    return Span(s.line + first_line, s.column, e.line + first_line, e.column)
+
+
+def parse_front_matter(text: str) -> tuple[FrontMatter | None, int]:
+    """The front matter of `text` and the 0-based line where the body starts."""
+    found = split_front_matter(text)
+    if found is None:
+        return None, 0
+    start, end, block_end = found
+    first_line = text.count("\n", 0, start)
+    raw = text[start:end]
+    if block_end == -1:
+        last = text.count("\n")
+        span = Span(0, 0, last, 0)
+        return (
+            FrontMatter(span, raw, None, error="front matter is not closed by a `---` line",
+                        error_span=Span(0, 0, 0, 3)),
+            0,
+        )
+    body_line = text.count("\n", 0, block_end)
+    close_line = text.count("\n", 0, end)
+    span = Span(0, 0, close_line, 3)
+    fm = FrontMatter(span, raw, None)
+    if len(raw) > MAX_FRONT_MATTER_CHARS:
+        fm.error = f"front matter is larger than {MAX_FRONT_MATTER_CHARS} characters; not parsed"
+        fm.error_span = Span(0, 0, 0, 3)
+        return fm, body_line
+    try:
+        _check_shape(raw)
+        node = yaml.compose(raw, Loader=yaml.SafeLoader)
+        data: Any = yaml.load(raw, Loader=yaml.SafeLoader) if node is not None else None
+    except _Refused as exc:
+        fm.error, fm.error_span = str(exc), Span(0, 0, 0, 3)
+        return fm, body_line
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = (mark.line if mark else 0) + first_line
+        col = mark.column if mark else 0
+        lines = text.split("\n", line + 1)
+        width = len(lines[line]) if line < len(lines) else col
+        fm.error = _yaml_message(exc)
+        fm.error_span = Span(line, min(col, width), line, max(width, col))
+        return fm, body_line
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:
+        fm.error, fm.error_span = f"front matter is not valid YAML: {exc}", Span(0, 0, 0, 3)
+        return fm, body_line
+    if isinstance(node, yaml.MappingNode) and isinstance(data, dict):
+        fm.data = data
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                fm.keys[str(key_node.value)] = FrontMatterKey(
+                    str(key_node.value), _mark_span(key_node, first_line), _mark_span(value_node, first_line)
+                )
+    elif node is None:
+        fm.data = {}
+    else:
+        fm.error = "front matter must be a mapping of keys to values"
+        fm.error_span = Span(first_line, 0, first_line, len(raw.split("\n", 1)[0]))
+    return fm, body_line
+
+
+def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+    problem = (exc.problem or exc.context or "syntax error").strip()
+    hint = ""
+    if "mapping values are not allowed" in problem:
+        hint = " (a value holding `: ` must be quoted)"
+    return f"front matter YAML does not parse: {problem}{hint}"
+
+
+def quote_value_fix(line_text: str) -> str | None:
+    """`key: a: b` -> `key: "a: b"`, the usual mend for an unquoted `: ` in a value."""
+    m = re.match(r"^(\s*[\w-]+:\s+)(.+?)\s*$", line_text)
+    if not m:
+        return None
+    value = m.group(2)
+    if value[:1] in ("'", '"', "|", ">"):
+        return None
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{m.group(1)}"{escaped}"'

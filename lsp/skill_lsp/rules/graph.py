@@ -1,0 +1,169 @@
+"""RT004-RT006 and FM013: findings that depend on the whole reference graph, not one file."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from ..model import Doc, DocKind, Finding, Related, RefKind, Span
+from .base import FILE_START, finding
+
+if TYPE_CHECKING:
+    from ..index import SkillIndex
+
+# Files that document a folder rather than being loaded as sheets.
+NOT_SHEETS = frozenset({"readme", "license", "changelog", "contributing", "notice", "authors"})
+
+
+def check_graph(ix: SkillIndex, doc: Doc) -> list[Finding]:
+    out: list[Finding] = []
+    if doc.kind is DocKind.SHEET:
+        f = _orphan(ix, doc)
+        if f:
+            out.append(f)
+    elif doc.kind is DocKind.SKILL:
+        out.extend(_duplicate(ix, doc))
+        f = _unreachable(ix, doc)
+        if f:
+            out.append(f)
+        out.extend(f for f in _cycles(ix) if f.path == doc.path)
+    return out
+
+
+def _orphan(ix: SkillIndex, doc: Doc) -> Finding | None:
+    stem = os.path.basename(doc.path)[:-3].lower()
+    if stem in NOT_SHEETS or doc.skill_dir is None:
+        return None
+    if ix.referrers(doc.path) - {doc.path}:
+        return None
+    # a link to a folder that holds the sheet counts as a reference to it
+    d = os.path.dirname(doc.path)
+    while d.startswith(doc.skill_dir):
+        if ix.referrers(d):
+            return None
+        if d == doc.skill_dir:
+            break
+        d = os.path.dirname(d)
+    return finding("RT004", doc.path, FILE_START,
+                   f"sheet `{os.path.relpath(doc.path, doc.skill_dir)}` is referred to by nothing; "
+                   "link it from its SKILL.md or remove it",
+                   related=(Related(os.path.join(doc.skill_dir, "SKILL.md"), FILE_START, "its skill"),))
+
+
+def _scope(ix: SkillIndex, doc: Doc) -> str:
+    return doc.plugin_dir or doc.root
+
+
+def _duplicate(ix: SkillIndex, doc: Doc) -> list[Finding]:
+    name = doc.parsed.fm_name()
+    if not name:
+        return []
+    twins = [ix.skills[s] for s in ix.skill_by_name.get(name, ()) if s in ix.skills]
+    twins = [s for s in twins if s.path != doc.path and s.name == name
+             and (s.plugin or s.root) == _scope(ix, doc)]
+    if not twins:
+        return []
+    fm = doc.parsed.front_matter
+    span = fm.keys["name"].value_span if fm and "name" in fm.keys else FILE_START
+    return [finding("FM013", doc.path, span, f"another skill in this scope is also named `{name}`",
+                    related=tuple(Related(s.path, FILE_START, "the other skill") for s in twins))]
+
+
+def routers_of(ix: SkillIndex, plugin_dir: str) -> list[str]:
+    """Skills of a plugin that route to others of it: its `using-*` skills or any with routing edges."""
+    plugin = ix.plugins.get(plugin_dir)
+    if plugin is None:
+        return []
+    out = []
+    for sd in plugin.skills:
+        skill = ix.skills.get(sd)
+        if skill is None:
+            continue
+        if skill.folder.startswith("using-") or any(
+            ix.docs.get(t) and ix.docs[t].kind is DocKind.SKILL and t != skill.path
+            for _r, t in ix.routing_edges(skill.path)
+        ):
+            out.append(skill.path)
+    return out
+
+
+def reachable_from(ix: SkillIndex, starts: list[str]) -> set[str]:
+    """Every document reachable through any reference (routers link sheets, sheets link skills)."""
+    seen = set(starts)
+    stack = list(starts)
+    while stack:
+        p = stack.pop()
+        for res in ix.resolutions.get(p, ()):
+            if res.target is None:
+                continue
+            t = ix.target_doc(res.target.key, res.target.kind)
+            if t and t not in seen:
+                seen.add(t)
+                stack.append(t)
+    return seen
+
+
+def _unreachable(ix: SkillIndex, doc: Doc) -> Finding | None:
+    if not doc.plugin_dir or doc.plugin_dir not in ix.plugins:
+        return None
+    cache_key = "reach:" + doc.plugin_dir
+    cached = ix._graph_cache.get(cache_key)
+    if cached is None:
+        routers = routers_of(ix, doc.plugin_dir)
+        cached = (routers, reachable_from(ix, routers)) if routers else ([], set())
+        ix._graph_cache[cache_key] = cached
+    routers, seen = cached  # type: ignore[misc]
+    if not routers or doc.path in routers or doc.path in seen:
+        return None
+    if ix.referrers(doc.path):
+        return None  # named from elsewhere (another pack's router): reachable in practice
+    return finding("RT005", doc.path, FILE_START,
+                   f"no router of plugin `{ix.plugins[doc.plugin_dir].name}` leads to this skill",
+                   related=tuple(Related(r, FILE_START, "a router of this plugin") for r in routers[:3]))
+
+
+def _cycles(ix: SkillIndex) -> list[Finding]:
+    cached = ix._graph_cache.get("cycles")
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    # Only skill-to-skill edges from tables and Route to lines: "back to the main router" arrows
+    # and prose mentions are navigation, not routing.
+    edges: dict[str, list[tuple[str, Span]]] = {}
+    for sd, skill in ix.skills.items():
+        for res, t in ix.routing_edges(skill.path):
+            if res.ref.kind not in (RefKind.TABLE, RefKind.ROUTE_TO) or t == skill.path:
+                continue
+            if ix.docs[t].kind is DocKind.SKILL:
+                edges.setdefault(skill.path, []).append((t, res.ref.span))
+    out: list[Finding] = []
+    color: dict[str, int] = {}
+    reported: set[frozenset[str]] = set()
+    for start in sorted(edges):
+        if color.get(start):
+            continue
+        stack: list[tuple[str, int]] = [(start, 0)]
+        path: list[str] = []
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                color[node] = 1
+                path.append(node)
+            succ = edges.get(node, [])
+            if i < len(succ):
+                stack.append((node, i + 1))
+                nxt, span = succ[i]
+                if color.get(nxt) == 1:
+                    cycle = path[path.index(nxt):]
+                    key = frozenset(cycle)
+                    if key not in reported:
+                        reported.add(key)
+                        names = " -> ".join(ix.doc_id(p) for p in cycle + [nxt])
+                        out.append(finding("RT006", node, span, f"routing cycle: {names}",
+                                           related=tuple(Related(p, FILE_START, "in the cycle") for p in cycle)))
+                elif not color.get(nxt):
+                    stack.append((nxt, 0))
+            else:
+                color[node] = 2
+                path.pop()
+    ix._graph_cache["cycles"] = out
+    return out

@@ -1,0 +1,30 @@
+"""GitHub-style heading anchors."""
+
+from __future__ import annotations
+
+import re
+
+_DROP = re.compile(r"[^\w\- ]", re.UNICODE)
+
+
+def github_slug(text: str) -> str:
+    """The anchor GitHub gives a heading: lowercase, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"<[^>]+>", "", text)
+    return _DROP.sub("", text.strip().lower()).replace(" ", "-")
+
+
+class SlugCounter:
+    """Repeated headings get -1, -2 ... as on GitHub."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def slug(self, text: str) -> str:
+        base = github_slug(text)
+        n = self.seen.get(base)
+        if n is None:
+            self.seen[base] = 0
+            return base
+        n += 1
+        self.seen[base] = n
+        return f"{base}-{n}"
