@@ -35,21 +35,31 @@ def split_front_matter(text: str) -> tuple[int, int, int] | None:
     return m.end(), close.start(), end
 
 
-def _check_shape(yaml_text: str) -> None:
-    """Refuse alias bombs and deep nesting before anything is constructed."""
-    aliases = 0
-    depth = 0
-    for event in yaml.parse(yaml_text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.AliasEvent):
-            aliases += 1
-            if aliases > MAX_ALIASES:
-                raise _Refused(f"front matter uses more than {MAX_ALIASES} YAML aliases; refused")
-        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _Refused(f"front matter nests deeper than {MAX_DEPTH} levels; refused")
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_NODES = 20_000
+
+
+def _check_shape(node: yaml.Node) -> None:
+    """Refuse alias bombs and deep nesting before anything is constructed.
+
+    Aliases come back from the composer as shared nodes, so counting visits without memo
+    measures the expanded size that constructing and walking the data would cost.
+    """
+    visits = 0
+    stack: list[tuple[yaml.Node, int]] = [(node, 0)]
+    while stack:
+        n, depth = stack.pop()
+        visits += 1
+        if visits > MAX_NODES:
+            raise _Refused(f"front matter expands to more than {MAX_NODES:,} YAML nodes (aliases?); refused")
+        if depth > MAX_DEPTH:
+            raise _Refused(f"front matter nests deeper than {MAX_DEPTH} levels; refused")
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                stack.append((k, depth + 1))
+                stack.append((v, depth + 1))
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend((v, depth + 1) for v in n.value)
 
 
 def _mark_span(node: yaml.Node, first_line: int) -> Span:
@@ -82,9 +92,14 @@ def parse_front_matter(text: str) -> tuple[FrontMatter | None, int]:
         fm.error_span = Span(0, 0, 0, 3)
         return fm, body_line
     try:
-        _check_shape(raw)
-        node = yaml.compose(raw, Loader=yaml.SafeLoader)
-        data: Any = yaml.load(raw, Loader=yaml.SafeLoader) if node is not None else None
+        loader = _Loader(raw)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _check_shape(node)
+            data: Any = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except _Refused as exc:
         fm.error, fm.error_span = str(exc), Span(0, 0, 0, 3)
         return fm, body_line

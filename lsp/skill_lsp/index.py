@@ -85,6 +85,7 @@ class SkillIndex:
                 text = result.text
             self._add_doc(path, kind, root, parse(text))
         self._cold = False
+        self._graph_cache.clear()
         self._resolve_all([p for p, d in self.docs.items() if d.root == root])
         self.generation += 1
         self._graph_cache.clear()
@@ -290,6 +291,7 @@ class SkillIndex:
         root = self.root_of(path)
         if root is None:
             return set()
+        self._graph_cache.clear()
         self.read_problems.pop(path, None)
         is_new_file = path not in self.files
         self._add_file(path)
@@ -321,6 +323,7 @@ class SkillIndex:
     def remove(self, path: str) -> set[str]:
         """A file (or a whole folder) is gone. Returns the paths whose findings may change."""
         path = os.path.normpath(path)
+        self._graph_cache.clear()
         touched: set[str] = set()
         if path in self.dirs or any(f.startswith(path + os.sep) for f in self.files_in_dir.get(path, ())):
             prefix = path + os.sep
@@ -459,8 +462,13 @@ class SkillIndex:
         return os.path.basename(path)[:-3]
 
     def all_names(self) -> list[str]:
+        cached = self._graph_cache.get("all_names")
+        if cached is not None and not self._cold:
+            return cached  # type: ignore[return-value]
         names = set(self.skill_by_name) | set(self.sheets_by_stem) | set(self.commands_by_name) | set(self.plugin_by_name)
-        return sorted(n for n in names if self.paths_for_name(n))
+        out = sorted(n for n in names if self.paths_for_name(n))
+        self._graph_cache["all_names"] = out
+        return out
 
     def paths_for_name(self, name: str) -> list[str]:
         out = [self.skills[s].path for s in self.skill_by_name.get(name, ()) if s in self.skills]

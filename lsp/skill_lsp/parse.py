@@ -45,6 +45,7 @@ _DISABLE = re.compile(r"<!--\s*skill-lsp:\s*(disable|disable-next-line|disable-f
 _FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _CODEISH = re.compile(r"[()\[\]{}=<>;,'\"]|\s")
 
+_WORDS = re.compile(r"[^\W_]{2,}")
 _TREE_FENCES = {"", "text", "txt", "plaintext", "plain"}
 _TREE_CHARS = re.compile(r"[│├└┌┐┘┬┴┼─|+`]")
 
@@ -285,12 +286,15 @@ class _Builder:
         if not pieces:
             return
         route_from: tuple[int, int] | None = None  # (piece index, char offset) after "Route to"
+        before = ""
         for i, p in enumerate(pieces):
             if p.kind == "text":
                 m = _ROUTE_TO.search(p.text)
-                if m:
+                # only a line that starts with "Route to" (after bullets, bold or an arrow)
+                if m and not _WORDS.search(before + p.text[: m.start()]):
                     route_from = (i, m.end())
                     break
+            before += p.text
         if route_from is not None:
             phrase = self.section
             self._routing_pieces(pieces, route_from, RefKind.ROUTE_TO, phrase)
@@ -531,8 +535,8 @@ class _Builder:
         if not m:
             return
         outer, info = m.group(1), m.group(2).strip()
-        if info.lower() not in ("markdown", "md", ""):
-            return
+        if info.lower() not in ("markdown", "md"):
+            return  # a bare fence right after an early close is the cascade, not a new mistake
         open_inner = None
         for i, line in enumerate(block[1:-1], start=1):
             fm = _FENCE_LINE.match(line)

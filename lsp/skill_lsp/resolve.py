@@ -104,8 +104,9 @@ def _resolve_md_name(ix: SkillIndex, doc: Doc, ref: Reference, deps: set[str]) -
     """`sheet.md` or `sub/sheet.md` written as a name: relative to the file, then to its skill."""
     rel = ref.target
     bases = [os.path.dirname(doc.path)]
-    if doc.skill_dir and doc.skill_dir not in bases:
-        bases.append(doc.skill_dir)
+    for extra in (doc.skill_dir, doc.plugin_dir, doc.root):
+        if extra and extra not in bases:
+            bases.append(extra)
     for base in bases:
         path = os.path.normpath(os.path.join(base, rel))
         deps.add("file:" + path)
@@ -147,8 +148,11 @@ def _resolve_qualified(ix: SkillIndex, doc: Doc, ref: Reference, parts: list[str
             if ix.docs[p].skill_dir == skill.dir:
                 return Resolution(ref, Status.OK, Target(TargetKind.SHEET, p, ref.anchor))
     cands = process.extract(parts[0], list(ix.plugin_by_name), scorer=fuzz.ratio, score_cutoff=80, limit=3)
+    detail = parts[0]
+    if not cands and len(parts) >= 3:
+        detail = f"{parts[0]}-{parts[1]}"
     return Resolution(ref, Status.UNKNOWN_PLUGIN, candidates=tuple(ix.plugins_named(c[0])[0] for c in cands),
-                      detail=parts[0])
+                      detail=detail)
 
 
 def _in_plugin(ix: SkillIndex, ref: Reference, plugin_key: str, rest: list[str]) -> Resolution:
@@ -218,6 +222,12 @@ def _resolve_bare(ix: SkillIndex, doc: Doc, ref: Reference, name: str, deps: set
         sheets = [p for p in ix.sheets_by_stem.get(name, ()) if ix.docs[p].plugin_dir == doc.plugin_dir]
         if len(sheets) == 1:
             return Resolution(ref, Status.OK, Target(TargetKind.SHEET, sheets[0]))
+    # 7. a sheet anywhere, when only one has that name (this root first)
+    if not ref.slash:
+        sheets = list(ix.sheets_by_stem.get(name, ()))
+        mine = [p for p in sheets if ix.docs[p].root == doc.root]
+        if len(mine) == 1 or len(sheets) == 1:
+            return Resolution(ref, Status.OK, Target(TargetKind.SHEET, (mine or sheets)[0]))
     # a slash name may be a plugin's short name: /web-backend for axiom-web-backend
     if ref.slash:
         suffixed = ix.plugins_by_suffix.get(name, [])

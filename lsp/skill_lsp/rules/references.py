@@ -61,7 +61,9 @@ def _judge(ix: SkillIndex, doc: Doc, res: Resolution) -> Finding | None:
     fixes = tuple(Fix(f"Use `{m}`", ((doc.path, span, m),)) for m in meant[:3])
     related = _related(ix, tuple(suggestions), "did you mean this?")
     if status is Status.UNKNOWN_PLUGIN:
-        if ref.kind.routing or meant or (":" in name and ref.kind is not RefKind.PROSE):
+        # A plugin from another marketplace is legal; a near miss, or an unknown name in a
+        # namespace this tree uses for its own packs ("axiom-..."), is a stale reference.
+        if meant or _in_known_namespace(ix, res.detail):
             return finding("RT002", doc.path, span, f"`{display}` names plugin `{res.detail}`, which does not exist{hint}",
                            related=related, fixes=fixes)
         return None
@@ -76,10 +78,19 @@ def _judge(ix: SkillIndex, doc: Doc, res: Resolution) -> Finding | None:
             return finding("RT001", doc.path, span, f"dead route: `{display}` resolves to no skill or sheet{hint}",
                            related=related, fixes=fixes)
         return None
+    if "/" in name:
+        return None  # a path in a code span is usually an example, not a reference
     if meant and ("-" in name or name.endswith(".md")):
         return finding("RT007", doc.path, span, f"`{display}` matches no skill or sheet{hint}",
                        related=related, fixes=fixes)
     return None
+
+
+def _in_known_namespace(ix: SkillIndex, plugin: str) -> bool:
+    head = plugin.split("-", 1)[0]
+    if head == plugin:
+        return False
+    return sum(1 for n in ix.plugin_by_name if n.startswith(head + "-")) >= 2
 
 
 def _display_name(ix: SkillIndex, doc: Doc, path: str) -> str:
