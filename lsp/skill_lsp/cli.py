@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("rules", help="list every rule, or explain one")
     r.add_argument("code", nargs="?")
+    r.add_argument("--markdown", action="store_true", help="print the rules reference as Markdown")
 
     s = sub.add_parser("serve", help="run the language server (stdio by default)")
     s.add_argument("--stdio", action="store_true", help="serve over stdio (the default)")
@@ -61,9 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_watch(args) if args.watch else run_check(args)
         if args.command == "rules":
-            from .report import rule_doc, rules_table
+            from .report import rule_doc, rules_markdown, rules_table
 
-            if args.code:
+            if args.markdown:
+                sys.stdout.write(rules_markdown())
+            elif args.code:
                 text = rule_doc(args.code)
                 if text is None:
                     print(f"skill-lsp: no rule {args.code}", file=sys.stderr)

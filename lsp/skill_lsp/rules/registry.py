@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..model import Severity
 
 E, W, I, H = Severity.ERROR, Severity.WARNING, Severity.INFORMATION, Severity.HINT
-DOCS_URL = "https://github.com/skill-lsp/skill-lsp/blob/main/docs/rules.md#"
+DOCS_URL = "https://github.com/skill-lsp/skill-lsp/blob/main/docs/rules.md#"  # docs/rules.md in this repo
 
 
 @dataclass(frozen=True, slots=True)
