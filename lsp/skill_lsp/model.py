@@ -43,14 +43,14 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
 
-class DocKind(str, enum.Enum):
+class DocKind(enum.StrEnum):
     SKILL = "skill"
     SHEET = "sheet"
     COMMAND = "command"
     AGENT = "agent"
 
 
-class RefKind(str, enum.Enum):
+class RefKind(enum.StrEnum):
     """Where a reference was written; this decides how loudly an unresolved one is reported."""
 
     LINK = "link"  # [text](target)
@@ -180,7 +180,7 @@ class Finding:
         return (self.path, self.span.start_line, self.span.start_col, self.code)
 
 
-class TargetKind(str, enum.Enum):
+class TargetKind(enum.StrEnum):
     PLUGIN = "plugin"
     SKILL = "skill"
     SHEET = "sheet"
@@ -197,7 +197,7 @@ class Target:
     anchor: str | None = None
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     OK = "ok"
     MISSING = "missing"
     AMBIGUOUS = "ambiguous"

@@ -166,9 +166,7 @@ class _Builder:
                     table = _Table()
                 elif tag == "TableCell" and table is not None:
                     table.col += 1
-                elif tag == "TableRow" and table is not None:
-                    table.col, table.row = -1, []
-                elif tag == "TableHead" and table is not None:
+                elif tag == "TableRow" and table is not None or tag == "TableHead" and table is not None:
                     table.col, table.row = -1, []
                 elif tag == "CodeBlock":
                     self._check_fence(attrs, start, end)

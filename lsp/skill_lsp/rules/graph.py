@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from ..model import Doc, DocKind, Finding, Related, RefKind, Span
+from ..model import Doc, DocKind, Finding, RefKind, Related, Span
 from .base import FILE_START, finding
 
 if TYPE_CHECKING:

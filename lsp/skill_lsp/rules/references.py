@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from ..model import Doc, DocKind, Finding, Fix, Related, RefKind, Resolution, Span, Status, TargetKind
+from ..model import Doc, DocKind, Finding, Fix, RefKind, Related, Resolution, Span, Status, TargetKind
 from .base import FILE_START, finding
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..model import Severity
 
-E, W, I, H = Severity.ERROR, Severity.WARNING, Severity.INFORMATION, Severity.HINT
+E, W, I, H = Severity.ERROR, Severity.WARNING, Severity.INFORMATION, Severity.HINT  # noqa: E741 - short columns below
 DOCS_URL = "https://github.com/skill-lsp/skill-lsp/blob/main/docs/rules.md#"  # docs/rules.md in this repo
 
 
