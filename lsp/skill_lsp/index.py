@@ -1,39 +1,97 @@
 """SkillIndex: every document of every root, the name tables, resolved edges and reverse edges.
 
-`update(path, text)` and `remove(path)` re-resolve only the documents whose lookups the change
-touches (each resolution records the keys it looked up), and return every path whose findings may
-have changed so that adapters republish just those.
+Incremental updates go through one batch primitive, `commit`: file-table changes first, then the
+classification of every Markdown file whose kind or owner may have moved (a new or deleted
+SKILL.md re-homes the files under it), then re-resolution of exactly the documents whose lookups
+the batch touched (each resolution records the keys it looked up). The contract that the tests
+hold it to: any sequence of commits ends in the same index, and the same findings, as a cold
+index of the final tree. Plugin declarations (manifests, `plugins/<name>/skills`, ignore files
+and settings) are not incremental: the watcher re-indexes the root for those, reusing every parse
+whose text did not change.
+
+Table lists are kept sorted and dicts in path order, so that ties (ambiguous names, "did you
+mean" candidates, routers of a plugin) are broken the same way however the index was built.
+
+Threading: mutations take `ix.lock` (re-entrant). Readers on another thread (the server's event
+loop while the watcher commits) must hold it too while they read.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from .config import Settings, load_settings
-from .discover import Layout, read_doc, walk
+from .discover import AGENT_DIRS, SKIP_DIRS, IgnoreRules, Layout, is_venv, read_doc, walk
 from .model import Doc, DocKind, ParsedDoc, Plugin, Resolution, Skill, Status, TargetKind
 from .parse import parse
 from .resolve import resolve
 
 ROUTING_KINDS = {"table", "route_to", "arrow"}
+# Statuses whose outcome (candidates, the case-insensitive match, the list of matches) comes from
+# a scan of global tables rather than one keyed lookup: re-resolved whenever the name set changes.
+FUZZY = frozenset({Status.MISSING, Status.UNKNOWN_PLUGIN, Status.AMBIGUOUS, Status.CASE})
+# A file whose mtime is this close to the moment it was read may still change within the same
+# timestamp tick; its stamp is not trusted later (the "racy git" rule).
+RACY_NS = 2_000_000_000
+
+
+@dataclass(slots=True)
+class FileUpdate:
+    """New content of one file, read (and ideally parsed) before the index lock is taken."""
+
+    text: str | None = None  # None: not Markdown, or not readable as text
+    parsed: ParsedDoc | None = None
+    problem: tuple[str, str] | None = None
+    size: int = 0
+    mtime_ns: int = 0
+    racy: bool = True
+
+
+@dataclass(slots=True)
+class _Batch:
+    keys: set[str] = field(default_factory=set)  # dependency keys fired
+    dirty: set[str] = field(default_factory=set)  # documents to re-resolve
+    touched: set[str] = field(default_factory=set)  # paths whose findings may change
+    names_changed: bool = False
+    reclass: set[str] = field(default_factory=set)  # dirs whose SKILL.md presence changed
+    before: dict[str, frozenset[tuple[str, str, bool, str]]] = field(default_factory=dict)  # doc -> edges before
+    gone: set[str] = field(default_factory=set)  # documents (or read problems) that left the index
+    moved: set[str] = field(default_factory=set)  # documents placed anew: ids and names may differ
+    members: set[str] = field(default_factory=set)  # plugins whose skills changed (their router may)
+    plugins: set[str] = field(default_factory=set)  # plugins whose reachability may move
+    skill_edges: bool = False  # a skill's routing edges may have moved (cycles)
+    reorder: bool = False
+
+
+def is_markdown(path: str) -> bool:
+    return path.endswith(".md") or path.endswith(".MD")
 
 
 class SkillIndex:
     def __init__(self, settings: Settings | None = None) -> None:
+        self.lock = threading.RLock()
         self.base_settings = settings or Settings()
         self.roots: list[str] = []
         self.root_settings: dict[str, Settings] = {}
         self.settings_errors: dict[str, list[str]] = {}
         self.files: set[str] = set()
         self.dirs: set[str] = set()
+        self.subdirs: dict[str, set[str]] = defaultdict(set)
         self.lower_files: dict[str, str] = {}
+        self._lower_all: dict[str, list[str]] = defaultdict(list)
         self.files_by_basename: dict[str, list[str]] = defaultdict(list)
         self.files_in_dir: dict[str, list[str]] = defaultdict(list)
+        self.skill_md_dirs: dict[str, int] = defaultdict(int)  # dir -> files named skill.md (any case)
         self.docs: dict[str, Doc] = {}
         self.skills: dict[str, Skill] = {}  # skill dir -> skill
         self.plugins: dict[str, Plugin] = {}  # plugin dir (or manifest#name) -> plugin
+        self.virtual_plugins: set[str] = set()
         self.plugin_by_name: dict[str, list[str]] = defaultdict(list)
         self.plugins_by_suffix: dict[str, list[str]] = defaultdict(list)
         self.skill_by_name: dict[str, list[str]] = defaultdict(list)
@@ -43,112 +101,264 @@ class SkillIndex:
         self.reverse: dict[str, set[str]] = defaultdict(set)  # target key -> referring doc paths
         self.deps: dict[str, set[str]] = defaultdict(set)  # lookup key -> docs that made it
         self.doc_deps: dict[str, set[str]] = {}
+        self.fuzzy_docs: set[str] = set()
         self.read_problems: dict[str, tuple[str, str]] = {}  # path -> (code, message)
-        self.walk_problems: list[tuple[str, str, str]] = []
+        self._walk_problems: dict[str, list[tuple[str, str, str]]] = {}
         self.layouts: dict[str, Layout] = {}
+        # Texts an editor gave for Markdown files that are not documents (yet): used if a new
+        # SKILL.md makes them sheets, so that open buffers keep winning over the disk.
+        self.detached: dict[str, str] = {}
+        self.editor_paths: set[str] = set()  # documents whose text came from an editor
+        self.racy: set[str] = set()  # documents whose size+mtime stamp cannot be trusted
         self.generation = 0
         self._graph_cache: dict[str, object] = {}
+        self._cycle_members: set[str] | None = None
         self._cold = False
 
+    @property
+    def walk_problems(self) -> list[tuple[str, str, str]]:
+        return [p for r in self.roots for p in self._walk_problems.get(r, ())]
+
     # --- building ---------------------------------------------------------------------------
-    def add_root(self, root: str, overlay: dict[str, str] | None = None) -> None:
-        """Index one root from disk; `overlay` holds texts that win over the disk (open buffers)."""
+    @classmethod
+    def from_roots(cls, roots: Iterable[str], settings: Settings | None = None) -> SkillIndex:
+        ix = cls(settings)
+        with ix.lock:
+            for r in roots:
+                r = os.path.realpath(r)
+                if r not in ix.roots:
+                    ix._load_root(r, None)
+            ix._resolve_everything()
+        return ix
+
+    def add_root(self, root: str, overlay: dict[str, str] | None = None) -> set[str]:
+        """Index one root from disk; `overlay` holds texts that win over the disk (open buffers).
+
+        Every document is re-resolved: a bare name may resolve into the new root.
+        """
         root = os.path.realpath(root)
-        if root in self.roots:
-            return
+        with self.lock:
+            if root in self.roots:
+                return set()
+            self._load_root(root, overlay)
+            self._resolve_everything()
+            return set(self.docs) | set(self.read_problems)
+
+    def remove_root(self, root: str) -> set[str]:
+        """Forget a root. Returns every path whose findings may change (its own docs included)."""
+        root = os.path.realpath(root)
+        with self.lock:
+            if root not in self.roots:
+                return set()
+            gone = self._unload_root(root)
+            self.roots.remove(root)
+            self._resolve_everything()
+            return gone | set(self.docs) | set(self.read_problems) | set(self.read_problems)
+
+    def reindex_root(self, root: str, overlay: dict[str, str] | None = None,
+                     keep_open: Iterable[str] = ()) -> set[str]:
+        """Index a root again from disk, keeping its place among the roots.
+
+        Parses are reused for every document whose text did not change, so this costs a walk, a
+        read of the bytes and a resolution pass. `keep_open` names documents whose current text
+        (an editor's) wins over the disk, like `overlay`.
+        """
+        root = os.path.realpath(root)
+        with self.lock:
+            if root not in self.roots:
+                return self.add_root(root, overlay)
+            texts = dict(overlay or {})
+            for p in keep_open:
+                p = os.path.normpath(p)
+                if p in texts or not (p == root or p.startswith(root + os.sep)):
+                    continue
+                if p in self.docs:
+                    texts[p] = self.docs[p].parsed.text
+                elif p in self.detached:
+                    texts[p] = self.detached[p]
+            position = self.roots.index(root)
+            reuse = {p: d for p, d in self.docs.items() if d.root == root}
+            editor = {p for p in self.editor_paths if p in texts}
+            gone = self._unload_root(root)
+            self.roots.remove(root)
+            self._load_root(root, texts, reuse=reuse, position=position)
+            self.editor_paths |= {p for p in editor if p in self.docs}
+            for p, text in texts.items():
+                if p not in self.docs and p in self.files and is_markdown(p):
+                    self.detached[p] = text
+            self._resolve_everything()
+            return gone | set(self.docs) | set(self.read_problems)
+
+    def _load_root(self, root: str, overlay: dict[str, str] | None, reuse: dict[str, Doc] | None = None,
+                   position: int | None = None) -> None:
         settings, errors = load_settings(root, self.base_settings)
-        self.roots.append(root)
+        if position is None:
+            self.roots.append(root)
+        else:
+            self.roots.insert(position, root)
         self.root_settings[root] = settings
         self.settings_errors[root] = errors
         layout = walk(root, settings.ignore)
         self.layouts[root] = layout
-        self.walk_problems.extend(layout.problems)
-        for d in layout.dirs:
-            self.dirs.add(d)
-        for f in layout.files:
-            self._add_file(f)
+        self._walk_problems[root] = list(layout.problems)
+        for d in sorted(layout.dirs):
+            self._add_dir(d, None)
+        for f in sorted(layout.files):
+            self._add_file(f, None)
         for decl in layout.plugins:
             key = decl.dir if not decl.virtual else f"{decl.manifest}#{decl.name}"
-            self._add_plugin(Plugin(decl.name, decl.dir or key, root, decl.manifest or None, list(decl.skills)), key)
+            self._add_plugin(Plugin(decl.name, decl.dir or key, root, decl.manifest or None, list(decl.skills)),
+                             key, decl.virtual)
         overlay = overlay or {}
+        reuse = reuse or {}
         # skills first, so that every sheet finds its skill as it is added
-        ordered = sorted(layout.docs.items(), key=lambda item: item[1] is not DocKind.SKILL)
-        self._cold = True
+        ordered = sorted(layout.docs.items(), key=lambda item: (item[1] is not DocKind.SKILL, item[0]))
+        now = time.time_ns()
         for path, kind in ordered:
             text = overlay.get(path)
+            up = FileUpdate(text, None, None, len(text.encode("utf-8")) if text is not None else 0, 0, True)
             if text is None:
                 result = read_doc(path, settings.max_file_bytes)
-                if result.problem:
-                    self.read_problems[path] = result.problem
-                if result.text is None:
-                    continue
-                text = result.text
-            self._add_doc(path, kind, root, parse(text))
-        self._cold = False
+                up = FileUpdate(result.text, None, result.problem, result.size, result.mtime_ns,
+                                now - result.mtime_ns < RACY_NS)
+            if up.problem:
+                self.read_problems[path] = up.problem
+            if up.text is None:
+                continue
+            old = reuse.get(path)
+            parsed = old.parsed if old is not None and old.parsed.text == up.text else parse(up.text)
+            self._add_doc(path, kind, root, parsed, up)
+        self._sort_tables()
+
+    def _unload_root(self, root: str) -> set[str]:
+        """Drop everything of one root from the tables (no resolution). Returns its documents."""
+        prefix = root + os.sep
+        gone = {p for p, d in self.docs.items() if d.root == root}
+        gone |= {p for p in self.read_problems if p.startswith(prefix)}
+        for p in sorted((p for p in gone if p in self.docs), key=lambda p: self.docs[p].kind is DocKind.SKILL):
+            self._drop_doc(p)  # sheets before skills
+        for f in [f for f in self.files if f.startswith(prefix)]:
+            self._drop_file(f, None)
+        for d in sorted((d for d in self.dirs if d == root or d.startswith(prefix)), reverse=True):
+            self._drop_dir(d, None)
+        for key in [k for k, p in self.plugins.items() if p.root == root]:
+            self._drop_plugin(key)
+        for table in (self.read_problems, self.detached):
+            for p in [p for p in table if p.startswith(prefix)]:
+                del table[p]
+        self.editor_paths = {p for p in self.editor_paths if not p.startswith(prefix)}
+        self.racy = {p for p in self.racy if not p.startswith(prefix)}
+        self.layouts.pop(root, None)
+        self._walk_problems.pop(root, None)
+        self.root_settings.pop(root, None)
+        self.settings_errors.pop(root, None)
+        return gone
+
+    def _resolve_everything(self) -> None:
         self._graph_cache.clear()
-        self._resolve_all([p for p, d in self.docs.items() if d.root == root])
+        for p in self.docs:
+            self._resolve_doc(p)
+        self._sort_tables()
+        self._cycle_members = None
         self.generation += 1
         self._graph_cache.clear()
 
-    def remove_root(self, root: str) -> set[str]:
-        root = os.path.realpath(root)
-        if root not in self.roots:
-            return set()
-        gone = [p for p, d in self.docs.items() if d.root == root]
-        touched: set[str] = set()
-        for p in gone:
-            touched |= self.remove(p)
-        self.roots.remove(root)
-        prefix = root + os.sep
-        for f in [f for f in self.files if f.startswith(prefix)]:
-            self._drop_file(f)
-        self.dirs = {d for d in self.dirs if not (d == root or d.startswith(prefix))}
-        for key in [k for k, p in self.plugins.items() if p.root == root]:
-            self._drop_plugin(key)
-        self.layouts.pop(root, None)
-        return {t for t in touched if t in self.docs}
-
-    @classmethod
-    def from_roots(cls, roots: Iterable[str], settings: Settings | None = None) -> SkillIndex:
-        ix = cls(settings)
-        for r in roots:
-            ix.add_root(r)
-        return ix
-
     # --- tables -----------------------------------------------------------------------------
-    def _add_file(self, path: str) -> None:
+    def _add_dir(self, d: str, batch: _Batch | None) -> None:
+        if d in self.dirs:
+            return
+        root = self.root_of(d)
+        if root is None:
+            return
+        self.dirs.add(d)
+        if batch is not None:
+            batch.keys.add("file:" + d)
+            batch.names_changed = True
+        if d != root:
+            parent = os.path.dirname(d)
+            self.subdirs[parent].add(d)
+            self._add_dir(parent, batch)
+
+    def _drop_dir(self, d: str, batch: _Batch | None) -> None:
+        if d not in self.dirs:
+            return
+        self.dirs.discard(d)
+        self.subdirs.pop(d, None)
+        kids = self.subdirs.get(os.path.dirname(d))
+        if kids is not None:
+            kids.discard(d)
+            if not kids:
+                del self.subdirs[os.path.dirname(d)]
+        if batch is not None:
+            batch.keys.add("file:" + d)
+            batch.names_changed = True
+
+    def _add_file(self, path: str, batch: _Batch | None) -> None:
         if path in self.files:
             return
         self.files.add(path)
-        self.lower_files[path.lower()] = path
-        self.files_by_basename[os.path.basename(path)].append(path)
-        self.files_in_dir[os.path.dirname(path)].append(path)
-        d = os.path.dirname(path)
-        while d not in self.dirs and self.root_of(d):
-            self.dirs.add(d)
-            d = os.path.dirname(d)
+        low = path.lower()
+        _insort(self._lower_all, low, path)
+        self.lower_files[low] = self._lower_all[low][0]
+        _insort(self.files_by_basename, os.path.basename(path), path)
+        parent = os.path.dirname(path)
+        _insort(self.files_in_dir, parent, path)
+        self._add_dir(parent, batch)
+        if os.path.basename(path).lower() == "skill.md":
+            self.skill_md_dirs[parent] += 1
+            if batch is not None:
+                batch.reclass.add(parent)
+        if batch is not None:
+            batch.keys.add("file:" + path)
+            batch.names_changed = True
 
-    def _drop_file(self, path: str) -> None:
+    def _drop_file(self, path: str, batch: _Batch | None) -> None:
         if path not in self.files:
             return
         self.files.discard(path)
-        self.lower_files.pop(path.lower(), None)
+        low = path.lower()
+        _discard(self._lower_all, low, path)
+        if low in self._lower_all:
+            self.lower_files[low] = self._lower_all[low][0]
+        else:
+            self.lower_files.pop(low, None)
         _discard(self.files_by_basename, os.path.basename(path), path)
-        _discard(self.files_in_dir, os.path.dirname(path), path)
+        parent = os.path.dirname(path)
+        _discard(self.files_in_dir, parent, path)
+        if os.path.basename(path).lower() == "skill.md":
+            self.skill_md_dirs[parent] -= 1
+            if self.skill_md_dirs[parent] <= 0:
+                del self.skill_md_dirs[parent]
+            if batch is not None:
+                batch.reclass.add(parent)
+        if batch is not None:
+            batch.keys.add("file:" + path)
+            batch.names_changed = True
 
-    def _add_plugin(self, plugin: Plugin, key: str) -> None:
+    def _add_plugin(self, plugin: Plugin, key: str, virtual: bool = False) -> None:
         self.plugins[key] = plugin
-        self.plugin_by_name[plugin.name].append(key)
+        if virtual:
+            self.virtual_plugins.add(key)
+        _insort(self.plugin_by_name, plugin.name, key)
         head, _, tail = plugin.name.partition("-")
         if tail:
-            self.plugins_by_suffix[tail].append(key)
+            _insort(self.plugins_by_suffix, tail, key)
 
     def _drop_plugin(self, key: str) -> None:
         plugin = self.plugins.pop(key, None)
         if plugin is None:
             return
+        self.virtual_plugins.discard(key)
         _discard(self.plugin_by_name, plugin.name, key)
         _discard(self.plugins_by_suffix, plugin.name.partition("-")[2], key)
+
+    def _sort_tables(self) -> None:
+        """Dicts in key order: iteration order must not depend on the order of events."""
+        self.docs = dict(sorted(self.docs.items()))
+        self.skills = dict(sorted(self.skills.items()))
+        self.plugins = dict(sorted(self.plugins.items()))
+        self.plugin_by_name = defaultdict(list, sorted(self.plugin_by_name.items()))
+        self.plugins_by_suffix = defaultdict(list, sorted(self.plugins_by_suffix.items()))
 
     def root_of(self, path: str) -> str | None:
         best = None
@@ -175,42 +385,73 @@ class SkillIndex:
                 return None
             d = os.path.dirname(d)
 
-    def _add_doc(self, path: str, kind: DocKind, root: str, parsed: ParsedDoc) -> None:
+    def _under_skill_file(self, folder: str, root: str) -> bool:
+        """A file named SKILL.md in this folder or above (readable or not): what makes a sheet."""
+        while True:
+            if folder in self.skill_md_dirs:
+                return True
+            if folder == root or len(folder) <= len(root):
+                return False
+            folder = os.path.dirname(folder)
+
+    def files_under(self, folder: str) -> list[str]:
+        out: list[str] = []
+        stack = [folder]
+        while stack:
+            d = stack.pop()
+            out.extend(self.files_in_dir.get(d, ()))
+            stack.extend(self.subdirs.get(d, ()))
+        return out
+
+    def dirs_under(self, folder: str) -> list[str]:
+        out: list[str] = []
+        stack = list(self.subdirs.get(folder, ()))
+        while stack:
+            d = stack.pop()
+            out.append(d)
+            stack.extend(self.subdirs.get(d, ()))
+        return out
+
+    def _add_doc(self, path: str, kind: DocKind, root: str, parsed: ParsedDoc, up: FileUpdate | None,
+                 sheets: list[str] | None = None) -> Doc:
         plugin = self._plugin_of(path, root)
         if kind is DocKind.SKILL:
             sdir = os.path.dirname(path)
             folder = os.path.basename(sdir)
             name = parsed.fm_name() or folder
-            skill = Skill(name, folder, sdir, path, root, plugin)
+            skill = Skill(name, folder, sdir, path, root, plugin, sorted(sheets or ()))
             self.skills[sdir] = skill
             for n in {name, folder}:
-                self.skill_by_name[n].append(sdir)
+                _insort(self.skill_by_name, n, sdir)
             if plugin and sdir not in self.plugins[plugin].skills:
-                self.plugins[plugin].skills.append(sdir)
-            # sheets indexed before their skill get their owner now
-            for p in ([] if self._cold else self._docs_under(sdir)):
-                self.docs[p].skill_dir = sdir
-                if p not in skill.sheets and self.docs[p].kind is DocKind.SHEET:
-                    skill.sheets.append(p)
+                bisect.insort(self.plugins[plugin].skills, sdir)
             doc = Doc(path, kind, root, parsed, sdir, plugin)
         else:
             sdir = self._skill_dir_of(path, root)
             doc = Doc(path, kind, root, parsed, sdir, plugin)
             if kind is DocKind.SHEET:
-                self.sheets_by_stem[os.path.basename(path)[:-3]].append(path)
+                _insort(self.sheets_by_stem, os.path.basename(path)[:-3], path)
                 if sdir and path not in self.skills[sdir].sheets:
-                    self.skills[sdir].sheets.append(path)
+                    bisect.insort(self.skills[sdir].sheets, path)
             elif kind is DocKind.COMMAND:
-                self.commands_by_name[os.path.basename(path)[:-3]].append(path)
+                _insort(self.commands_by_name, os.path.basename(path)[:-3], path)
+        if up is not None:
+            doc.size, doc.mtime_ns = up.size, up.mtime_ns
+            if up.racy:
+                self.racy.add(path)
+            else:
+                self.racy.discard(path)
         self.docs[path] = doc
+        return doc
 
     def _drop_doc(self, path: str) -> Doc | None:
         doc = self.docs.pop(path, None)
         if doc is None:
             return None
         if doc.kind is DocKind.SKILL:
-            skill = self.skills.pop(os.path.dirname(path), None)
-            if skill:
+            skill = self.skills.get(doc.skill_dir or "")
+            if skill is not None and skill.path == path:
+                del self.skills[skill.dir]
                 for n in {skill.name, skill.folder}:
                     _discard(self.skill_by_name, n, skill.dir)
                 if skill.plugin and skill.plugin in self.plugins and skill.dir in self.plugins[skill.plugin].skills:
@@ -221,6 +462,7 @@ class SkillIndex:
                 self.skills[doc.skill_dir].sheets.remove(path)
         elif doc.kind is DocKind.COMMAND:
             _discard(self.commands_by_name, os.path.basename(path)[:-3], path)
+        self.racy.discard(path)
         self._unresolve(path)
         return doc
 
@@ -230,15 +472,19 @@ class SkillIndex:
         doc = self.docs[path]
         deps: set[str] = set()
         out: list[Resolution] = []
+        fuzzy = False
         for ref in doc.parsed.references:
             res = resolve(self, doc, ref, deps)
             out.append(res)
             if res.target is not None and res.status in (Status.OK, Status.BAD_ANCHOR, Status.AMBIGUOUS, Status.CASE):
                 self.reverse[res.target.key].add(path)
+            fuzzy = fuzzy or res.status in FUZZY
         self.resolutions[path] = out
         self.doc_deps[path] = deps
         for key in deps:
             self.deps[key].add(path)
+        if fuzzy:
+            self.fuzzy_docs.add(path)
 
     def _unresolve(self, path: str) -> None:
         for res in self.resolutions.pop(path, ()):
@@ -254,127 +500,382 @@ class SkillIndex:
                 users.discard(path)
                 if not users:
                     del self.deps[key]
+        self.fuzzy_docs.discard(path)
 
     def _resolve_all(self, paths: Iterable[str]) -> None:
         for p in paths:
             if p in self.docs:
                 self._resolve_doc(p)
 
-    # --- incremental ------------------------------------------------------------------------
+    # --- classification ---------------------------------------------------------------------
     def classify(self, path: str) -> DocKind | None:
-        """What a (possibly new) Markdown file is, from the tree as indexed now."""
+        """What a Markdown file is (or would be) in the tree as indexed now; mirrors discover."""
         root = self.root_of(path)
-        if root is None or not path.lower().endswith(".md"):
-            return None
-        rel_parts = os.path.relpath(path, root).split(os.sep)
-        if any(p.startswith(".") and p not in (".claude", ".agents", ".codex", ".github", ".cursor")
-               for p in rel_parts[:-1]):
-            return None
-        if any(p in ("node_modules", ".git") for p in rel_parts):
+        if root is None or not is_markdown(path):
             return None
         base = os.path.basename(path)
         if base.lower() == "skill.md":
             return DocKind.SKILL
-        if self._skill_dir_of(path, root):
-            return DocKind.SHEET
         parent = os.path.dirname(path)
+        if self._under_skill_file(parent, root):
+            return DocKind.SHEET
         grand = os.path.dirname(parent)
         folder = os.path.basename(parent)
-        if folder in ("commands", "agents") and (grand in self.plugins or os.path.basename(grand) == ".claude"
-                                                 or grand == root):
+        if folder in ("commands", "agents") and (
+            (grand in self.plugins and grand not in self.virtual_plugins)
+            or os.path.basename(grand) == ".claude" or grand == root
+        ):
             return DocKind.COMMAND if folder == "commands" else DocKind.AGENT
         return None
 
+    # --- incremental ------------------------------------------------------------------------
     def update(self, path: str, text: str) -> set[str]:
-        """New text for one file (created or changed). Returns the paths whose findings may change."""
+        """An editor's text for one file (created or changed). Returns the paths whose findings may change."""
         path = os.path.normpath(path)
-        root = self.root_of(path)
-        if root is None:
-            return set()
-        self._graph_cache.clear()
-        self.read_problems.pop(path, None)
-        is_new_file = path not in self.files
-        self._add_file(path)
-        kind = self.docs[path].kind if path in self.docs else self.classify(path)
-        changed: set[str] = {"file:" + path}
-        touched: set[str] = set()
-        old = self.docs.get(path)
-        parsed = parse(text)
-        if old is not None:
-            changed |= self._identity_keys(old)
-            touched |= self._graph_neighbours(old)
-            self._drop_doc(path)
-        if kind is None:
-            if is_new_file:
-                touched |= self._reresolve(changed)
-            return touched
-        self._add_doc(path, kind, root, parsed)
-        new = self.docs[path]
-        changed |= self._identity_keys(new)
-        if kind is DocKind.SKILL and old is None:
-            touched |= self._adopt_files(os.path.dirname(path), root)
-        self._resolve_doc(path)
-        touched |= self._reresolve(changed - ({"anchors:" + path} if old and old.parsed.headings == parsed.headings
-                                              else set()))
-        touched.add(path)
-        touched |= self._graph_neighbours(new)
-        return self._finish(touched)
+        up = FileUpdate(text, None, None, len(text.encode("utf-8")), 0, True)
+        return self.commit({path: up}, editor=True)
 
     def remove(self, path: str) -> set[str]:
         """A file (or a whole folder) is gone. Returns the paths whose findings may change."""
-        path = os.path.normpath(path)
-        self._graph_cache.clear()
-        touched: set[str] = set()
-        if path in self.dirs or any(f.startswith(path + os.sep) for f in self.files_in_dir.get(path, ())):
-            prefix = path + os.sep
-            for f in [f for f in self.files if f.startswith(prefix)]:
-                touched |= self.remove(f)
-            self.dirs = {d for d in self.dirs if not (d == path or d.startswith(prefix))}
-            for key in [k for k in self.plugins if k == path or k.startswith(prefix)]:
-                self._drop_plugin(key)
-            return self._finish(touched)
-        changed = {"file:" + path}
-        old = self.docs.get(path)
-        if old is not None:
-            changed |= self._identity_keys(old)
-            touched |= self._graph_neighbours(old)
-            self._drop_doc(path)
-            if old.kind is DocKind.SKILL:
-                # without its SKILL.md a folder holds no sheets: they leave the index with it
-                for p in self._docs_under(os.path.dirname(path)):
-                    sheet = self.docs[p]
-                    changed |= self._identity_keys(sheet)
-                    self._drop_doc(p)
-                    outer = self._skill_dir_of(p, old.root)
-                    if outer:
-                        self._add_doc(p, DocKind.SHEET, old.root, sheet.parsed)
-                        self._resolve_doc(p)
-                        touched.add(p)
-        self.read_problems.pop(path, None)
-        self._drop_file(path)
-        touched |= self._reresolve(changed)
-        touched.discard(path)
-        return self._finish(touched)
+        return self.commit({}, [path])
 
     def rename(self, old: str, new: str, text: str | None = None) -> set[str]:
-        touched = self.remove(old)
-        if text is None:
-            result = read_doc(new, self.settings_for(new).max_file_bytes)
-            text = result.text
+        """`old` moved to `new` (files or folders); `text` is an editor's text for the new file."""
+        old, new = os.path.normpath(old), os.path.normpath(new)
         if text is not None:
-            touched |= self.update(new, text)
-        return self._finish(touched)
+            return self.commit({new: FileUpdate(text, None, None, len(text.encode("utf-8")), 0, True)}, [old],
+                               editor=True)
+        if os.path.isdir(new):
+            files = [os.path.join(d, f) for d, _ds, fs in os.walk(new) for f in fs]
+            ups = {f: _read_update(f, self.settings_for(f).max_file_bytes) for f in files}
+            return self.commit(ups, [old], dirs=[d for d, _ds, _fs in os.walk(new)])
+        return self.commit({new: _read_update(new, self.settings_for(new).max_file_bytes)}, [old])
 
-    def _finish(self, touched: set[str]) -> set[str]:
+    def stamp(self, path: str, size: int, mtime_ns: int, racy: bool) -> None:
+        """The file was read again and its text had not changed: remember the new stamp."""
+        with self.lock:
+            doc = self.docs.get(path)
+            if doc is None:
+                return
+            doc.size, doc.mtime_ns = size, mtime_ns
+            if racy:
+                self.racy.add(path)
+            else:
+                self.racy.discard(path)
+
+    def commit(self, upserts: dict[str, FileUpdate], removals: Iterable[str] = (), dirs: Iterable[str] = (),
+               editor: bool = False) -> set[str]:
+        """Apply one batch: `removals` (files or folders) are gone, `dirs` exist, `upserts` exist with
+        this content. `editor` marks upsert texts as an editor's (they then survive reclassification).
+
+        Returns every path whose findings may change, removed documents included (publish an empty
+        list for those).
+        """
+        with self.lock:
+            self._graph_cache.clear()
+            b = _Batch()
+            if self._cycle_members is None:
+                self._cycle_members = self._cycle_nodes()
+            cycles_before = self._cycle_members
+            filters: dict[str, PathFilter] = {}
+
+            def allows(path: str, is_dir: bool) -> bool:
+                root = self.root_of(path)
+                if root is None:
+                    return False
+                if root not in filters:
+                    filters[root] = self.path_filter(root)
+                return filters[root].allows(path, is_dir)
+
+            for path in removals:
+                self._remove_path(os.path.normpath(path), b)
+            for d in dirs:
+                d = os.path.normpath(d)
+                if allows(d, True):
+                    self._add_dir(d, b)
+            candidates: set[str] = set()
+            ups: dict[str, FileUpdate] = {}
+            for path, up in upserts.items():
+                path = os.path.normpath(path)
+                if not allows(path, False):
+                    continue
+                self._add_file(path, b)
+                ups[path] = up
+                if is_markdown(path):
+                    candidates.add(path)
+            self._place_all(candidates, ups, editor, b)
+            self._settle(b, cycles_before)
+            return {t for t in b.touched if t in self.docs or t in self.read_problems or t in b.gone}
+
+    def _remove_path(self, path: str, b: _Batch) -> None:
+        if path in self.dirs:
+            for f in self.files_under(path):
+                self._remove_file(f, b)
+            for d in sorted(self.dirs_under(path), reverse=True):
+                self._drop_dir(d, b)
+            if self.root_of(path) != path:
+                self._drop_dir(path, b)
+            prefix = path + os.sep
+            for key in [k for k in self.plugins if k == path or k.startswith(prefix)]:
+                self._drop_plugin(key)  # the watcher re-indexes for these; kept consistent anyway
+            for p in [p for p in self.detached if p.startswith(prefix)]:
+                del self.detached[p]
+        else:
+            self._remove_file(path, b)
+
+    def _remove_file(self, path: str, b: _Batch) -> None:
+        self.detached.pop(path, None)
+        self.editor_paths.discard(path)
+        if self.read_problems.pop(path, None) is not None:
+            b.touched.add(path)
+            b.gone.add(path)
+        if path in self.docs:
+            self._unplace(path, b, stash=False)
+        self._drop_file(path, b)
+
+    def _unplace(self, path: str, b: _Batch, stash: bool) -> None:
+        """A document leaves the index (deleted, or no longer a document where it is)."""
+        doc = self.docs[path]
+        b.before.setdefault(path, self._edges(path))
+        b.touched |= self._neighbours(doc)
+        b.touched.add(path)
+        b.gone.add(path)
+        b.moved.add(path)
+        b.keys |= self._identity_keys(doc)
+        b.names_changed = True
+        b.reorder = True
+        self._note_graph(doc, b)
+        if doc.kind is DocKind.SKILL:
+            b.reclass.add(os.path.dirname(path))
+        if stash and path in self.editor_paths:
+            self.detached[path] = doc.parsed.text
+        self.editor_paths.discard(path)
+        self._drop_doc(path)
+
+    def _place_all(self, candidates: set[str], ups: dict[str, FileUpdate], editor: bool, b: _Batch) -> None:
+        """(Re)classify Markdown files: kind, owner skill and text. Skills first, then the rest.
+
+        A skill that appears or goes re-homes every Markdown file under its folder, so rounds
+        repeat until no skill folder changed; the other files are placed once, at the end.
+        """
+        done: set[str] = set()
+        pending = set(candidates)
+        while True:
+            pending |= self._md_under(b.reclass)
+            b.reclass.clear()
+            pending -= done
+            if not pending:
+                return
+            kinds = {p: self.classify(p) if p in self.files else None for p in pending}
+            skills = sorted(p for p, k in kinds.items() if k is DocKind.SKILL)
+            if skills:
+                before = set(self.skills)
+                for p in skills:
+                    self._place(p, DocKind.SKILL, ups.get(p), editor, b)
+                    done.add(p)
+                b.reclass |= before.symmetric_difference(self.skills)
+                pending -= set(skills)
+                continue
+            for p in sorted(pending):
+                self._place(p, kinds[p], ups.get(p), editor, b)
+                done.add(p)
+            pending.clear()
+
+    def _md_under(self, folders: set[str]) -> set[str]:
+        out: set[str] = set()
+        for d in folders:
+            if d in self.dirs:
+                out.update(f for f in self.files_under(d) if is_markdown(f))
+        return out
+
+    def _place(self, path: str, kind: DocKind | None, up: FileUpdate | None, editor: bool, b: _Batch) -> None:
+        old = self.docs.get(path)
+        root = self.root_of(path)
+        if kind is None or root is None:
+            if old is not None:
+                self._unplace(path, b, stash=True)
+            if self.read_problems.pop(path, None) is not None:
+                b.touched.add(path)
+                b.gone.add(path)
+            if up is not None and editor and up.text is not None:
+                self.detached[path] = up.text
+            elif up is not None:
+                self.detached.pop(path, None)
+            return
+        # where the text comes from: this batch, else the index (document or editor), else the disk
+        from_editor = path in self.editor_paths
+        if up is not None:
+            from_editor = editor
+        elif old is not None:
+            up = FileUpdate(old.parsed.text, old.parsed, None, old.size, old.mtime_ns, path in self.racy)
+            up.problem = self.read_problems.get(path)
+        elif path in self.detached:
+            text = self.detached[path]
+            up = FileUpdate(text, None, None, len(text.encode("utf-8")), 0, True)
+            from_editor = True
+        else:
+            up = _read_update(path, self.settings_for(path).max_file_bytes)
+        self.detached.pop(path, None)
+        if self.read_problems.get(path) != up.problem:
+            b.touched.add(path)
+            b.gone.add(path)  # it may have no document left to publish for
+        if up.problem:
+            self.read_problems[path] = up.problem
+        else:
+            self.read_problems.pop(path, None)
+        if up.text is None:
+            if old is not None:
+                self._unplace(path, b, stash=False)
+            return
+        parsed = up.parsed
+        if parsed is None or parsed.text != up.text:
+            parsed = old.parsed if old is not None and old.parsed.text == up.text else parse(up.text)
+        if from_editor:
+            self.editor_paths.add(path)
+        else:
+            self.editor_paths.discard(path)
+        plugin = self._plugin_of(path, root)
+        owner = os.path.dirname(path) if kind is DocKind.SKILL else self._skill_dir_of(path, root)
+        same_place = old is not None and old.kind is kind and old.skill_dir == owner and old.plugin_dir == plugin
+        if old is not None and same_place:
+            (self.racy.add if up.racy else self.racy.discard)(path)
+            if old.parsed is parsed:
+                old.size, old.mtime_ns = up.size, up.mtime_ns
+                return  # the same text in the same place: nothing to do
+            if _same_identity(old.parsed, parsed):
+                # content only: replace in place (keeps dict order); re-resolve it and its anchor users
+                b.before.setdefault(path, self._edges(path))
+                self.docs[path] = Doc(path, kind, root, parsed, owner, plugin, up.size, up.mtime_ns)
+                if old.parsed.headings != parsed.headings:
+                    b.keys.add("anchors:" + path)
+                b.dirty.add(path)
+                b.touched.add(path)
+                return
+        sheets = None
+        if old is not None:
+            if old.kind is DocKind.SKILL and kind is DocKind.SKILL and old.skill_dir in self.skills:
+                sheets = list(self.skills[old.skill_dir].sheets)
+            b.before.setdefault(path, self._edges(path))
+            b.touched |= self._neighbours(old)
+            b.keys |= self._identity_keys(old)
+            self._note_graph(old, b)
+            self._drop_doc(path)
+        doc = self._add_doc(path, kind, root, parsed, up, sheets)
+        b.moved.add(path)
+        b.keys |= self._identity_keys(doc)
+        b.names_changed = True
+        b.reorder = True
+        b.dirty.add(path)
+        b.touched.add(path)
+        self._note_graph(doc, b)
+
+    def _settle(self, b: _Batch, cycles_before: set[str]) -> None:
+        """Re-resolve what the batch touched and work out whose findings may change."""
+        users: set[str] = set(b.dirty)
+        for k in b.keys:
+            users |= self.deps.get(k, set())
+        if b.names_changed:
+            users |= self.fuzzy_docs
+        users = {u for u in users if u in self.docs}
+        resolved_before = {u: self.resolutions.get(u) for u in users}
+        for u in users:
+            b.before.setdefault(u, self._edges(u))
+        self._graph_cache.clear()
+        self._resolve_all(sorted(users))
+        # a document whose resolutions came out the same has the same reference findings, unless
+        # its messages name a document placed anew (a "did you mean" candidate's id may differ)
+        b.touched |= {u for u in users if u in b.dirty or resolved_before[u] != self.resolutions[u]
+                      or (b.moved and _mentions(self.resolutions[u]) & b.moved)}
+        for u in users:
+            moved = b.before[u] ^ self._edges(u)
+            if not moved:
+                continue
+            doc = self.docs[u]
+            self._note_graph(doc, b)
+            for key, *_rest in moved:
+                b.touched.add(key)  # orphan and referrer state of old and new targets
+                if key in self.dirs:  # a link to a folder counts for every sheet in it
+                    b.touched.update(f for f in self.files_under(key) if f in self.docs)
+                target = self.docs.get(key)
+                if target is not None and target.plugin_dir:
+                    b.plugins.add(target.plugin_dir)
+                elif key in self.plugins:
+                    b.plugins.add(key)
+        for p, edges in b.before.items():
+            if p not in self.docs:
+                for key, *_rest in edges:
+                    b.touched.add(key)
+                    if key in self.dirs:
+                        b.touched.update(f for f in self.files_under(key) if f in self.docs)
+        for key in sorted(b.members):
+            # an edge to a plugin leads to its router skill: who names the plugin may route anew
+            for r in self.referrers(key):
+                doc = self.docs.get(r)
+                if doc is not None:
+                    b.touched.add(r)
+                    if doc.plugin_dir:
+                        b.plugins.add(doc.plugin_dir)
+                    b.skill_edges = b.skill_edges or doc.kind is DocKind.SKILL
+        for key in b.plugins:
+            plugin = self.plugins.get(key)
+            if plugin is not None:
+                # reachability from the plugin's routers (RT005) can move for any of its skills
+                b.touched |= {self.skills[s].path for s in plugin.skills if s in self.skills}
+        b.touched |= self._neighbours_added(b)
+        if b.reorder:
+            self.docs = dict(sorted(self.docs.items()))
+            self.skills = dict(sorted(self.skills.items()))
         self.generation += 1
         self._graph_cache.clear()
-        return {t for t in touched if t in self.docs}
+        if b.skill_edges:
+            after = self._cycle_nodes()
+            b.touched |= cycles_before | after
+            self._cycle_members = after
+
+    def _neighbours_added(self, b: _Batch) -> set[str]:
+        """Neighbours of the documents this batch added or re-placed, now that they are resolved."""
+        out: set[str] = set()
+        for p in b.dirty:
+            doc = self.docs.get(p)
+            if doc is not None and p in b.before and not b.before[p]:
+                out |= self._neighbours(doc)
+        return out
+
+    def _note_graph(self, doc: Doc, b: _Batch) -> None:
+        if doc.plugin_dir:
+            b.plugins.add(doc.plugin_dir)
+        if doc.kind is DocKind.SKILL:
+            b.skill_edges = True
+            if doc.plugin_dir:
+                b.members.add(doc.plugin_dir)
+
+    def _edges(self, path: str) -> frozenset[tuple[str, str, bool, str]]:
+        """What graph rules see of a document's references: target, kind, routing phrase, status."""
+        return frozenset((r.target.key, r.ref.kind.value, bool(r.ref.phrase), r.status.value)
+                         for r in self.resolutions.get(path, ()) if r.target is not None)
+
+    def _cycle_nodes(self) -> set[str]:
+        """Skills on a cycle of routing edges (strongly connected, any routing kind).
+
+        Cycle findings sit on cycle members; this superset does not depend on which edge kinds
+        or which search order the cycle rule uses.
+        """
+        graph: dict[str, list[str]] = {}
+        for skill in self.skills.values():
+            if skill.path not in self.docs:
+                continue
+            succ = [t for _r, t in self.routing_edges(skill.path)
+                    if t in self.docs and self.docs[t].kind is DocKind.SKILL]
+            if succ:
+                graph[skill.path] = succ
+        return _cyclic_nodes(graph)
 
     def _identity_keys(self, doc: Doc) -> set[str]:
         """What other documents may have looked up to find this one."""
         keys = {"file:" + doc.path, "anchors:" + doc.path}
         base = os.path.basename(doc.path)[:-3]
         keys.add("name:" + base)
+        keys.add("name:" + base + ".md")  # `skill/sheet.md` looks the sheet up with its suffix
         if doc.kind is DocKind.SKILL:
             skill_dir = os.path.dirname(doc.path)
             keys.add("name:" + os.path.basename(skill_dir))
@@ -383,45 +884,25 @@ class SkillIndex:
                 keys.add("name:" + name)
         return keys
 
-    def _reresolve(self, keys: set[str]) -> set[str]:
-        users: set[str] = set()
-        for k in keys:
-            users |= self.deps.get(k, set())
-        before = {u: self._targets(u) for u in users}
-        self._resolve_all(users)
-        touched = set(users)
-        for u in users:
-            touched |= before[u] ^ self._targets(u)  # orphan state of old and new targets
-        return touched
-
     def _targets(self, path: str) -> set[str]:
         return {r.target.key for r in self.resolutions.get(path, ()) if r.target is not None}
 
-    def _graph_neighbours(self, doc: Doc) -> set[str]:
+    def _neighbours(self, doc: Doc) -> set[str]:
         """Documents whose graph findings (orphan, duplicate, unreachable) can move with this one."""
-        out = self._targets(doc.path)
+        out = self._targets(doc.path) | self.referrers(doc.path)
         if doc.kind is DocKind.SKILL:
-            name = doc.parsed.fm_name() or os.path.basename(os.path.dirname(doc.path))
-            out |= {self.skills[s].path for s in self.skill_by_name.get(name, ()) if s in self.skills}
+            names = {doc.parsed.fm_name() or os.path.basename(os.path.dirname(doc.path)),
+                     os.path.basename(os.path.dirname(doc.path))}
+            for name in names:
+                out |= {self.skills[s].path for s in self.skill_by_name.get(name, ()) if s in self.skills}
         if doc.plugin_dir and doc.plugin_dir in self.plugins:
             out |= {self.skills[s].path for s in self.plugins[doc.plugin_dir].skills if s in self.skills}
         return out
 
-    def _adopt_files(self, skill_dir: str, root: str) -> set[str]:
-        """A new SKILL.md makes the Markdown files around it sheets: read and index them."""
-        added: set[str] = set()
-        prefix = skill_dir + os.sep
-        for f in [f for f in self.files if f.startswith(prefix) and f.lower().endswith(".md")]:
-            if f in self.docs or os.path.basename(f).lower() == "skill.md":
-                continue
-            result = read_doc(f, self.settings_for(f).max_file_bytes)
-            if result.text is None:
-                continue
-            self._add_doc(f, DocKind.SHEET, root, parse(result.text))
-            self._resolve_doc(f)
-            added.add(f)
-            added |= self._reresolve({"file:" + f, "name:" + os.path.basename(f)[:-3]})
-        return added
+    # --- walk rules for one path ------------------------------------------------------------
+    def path_filter(self, root: str) -> PathFilter:
+        """Walk's rules for single paths under `root` (reads .gitignore files lazily: keep it short-lived)."""
+        return PathFilter(root, self.settings_for(root).ignore)
 
     # --- queries ----------------------------------------------------------------------------
     def settings_for(self, path: str) -> Settings:
@@ -445,8 +926,9 @@ class SkillIndex:
     def _docs_under(self, skill_dir: str) -> list[str]:
         prefix = skill_dir + os.sep
         out = []
-        for p, d in self.docs.items():
-            if not p.startswith(prefix) or d.kind is DocKind.SKILL:
+        for p in sorted(self.files_under(skill_dir)):
+            d = self.docs.get(p)
+            if d is None or d.kind is DocKind.SKILL:
                 continue
             # a sheet of a skill nested deeper belongs to that skill, not this one
             if d.skill_dir is None or d.skill_dir == skill_dir or not d.skill_dir.startswith(prefix):
@@ -458,7 +940,8 @@ class SkillIndex:
         if doc is None:
             return os.path.basename(path)
         if doc.kind is DocKind.SKILL:
-            return self.skills[os.path.dirname(path)].name
+            skill = self.skills.get(os.path.dirname(path))
+            return skill.name if skill is not None else os.path.basename(os.path.dirname(path))
         return os.path.basename(path)[:-3]
 
     def all_names(self) -> list[str]:
@@ -532,6 +1015,35 @@ class SkillIndex:
         return key if key in self.docs else None
 
 
+def _mentions(resolutions: list[Resolution]) -> set[str]:
+    out: set[str] = set()
+    for r in resolutions:
+        if r.target is not None:
+            out.add(r.target.key)
+        out.update(r.candidates)
+    return out
+
+
+def _same_identity(a: ParsedDoc, b: ParsedDoc) -> bool:
+    """Nothing another document looks up by name differs between two parses (the skill name)."""
+    return a.fm_name() == b.fm_name()
+
+
+def _read_update(path: str, max_bytes: int) -> FileUpdate:
+    if not is_markdown(path):
+        return FileUpdate()
+    result = read_doc(path, max_bytes)
+    return FileUpdate(result.text, None, result.problem, result.size, result.mtime_ns,
+                      time.time_ns() - result.mtime_ns < RACY_NS)
+
+
+def _insort(table: dict[str, list[str]], key: str, value: str) -> None:
+    items = table[key]
+    i = bisect.bisect_left(items, value)
+    if i == len(items) or items[i] != value:
+        items.insert(i, value)
+
+
 def _discard(table: dict[str, list[str]], key: str, value: str) -> None:
     items = table.get(key)
     if items is None:
@@ -540,3 +1052,94 @@ def _discard(table: dict[str, list[str]], key: str, value: str) -> None:
         items.remove(value)
     if not items:
         del table[key]
+
+
+def _cyclic_nodes(graph: dict[str, list[str]]) -> set[str]:
+    """Nodes of non-trivial strongly connected components (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: set[str] = set()
+    counter = 0
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            succ = graph.get(node, [])
+            if i < len(succ):
+                work.append((node, i + 1))
+                nxt = succ[i]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                if len(comp) > 1 or node in graph.get(node, ()):
+                    out.update(comp)
+    return out
+
+
+class PathFilter:
+    """Would `discover.walk` index this path? Its rules, applied to one path at a time.
+
+    Reads `.gitignore` files lazily; a change to one of them re-indexes the root (and drops this).
+    """
+
+    def __init__(self, root: str, ignore: list[str] | tuple[str, ...] = ()) -> None:
+        self.root = root
+        self.rules = IgnoreRules(root, ignore)
+        self._loaded: set[str] = set()
+        self._venv: dict[str, bool] = {}
+
+    def _load(self, folder: str, rel: str) -> None:
+        if folder in self._loaded:
+            return
+        self._loaded.add(folder)
+        gi = os.path.join(folder, ".gitignore")
+        if os.path.isfile(gi):
+            self.rules.add_gitignore(rel, gi)
+
+    def allows(self, path: str, is_dir: bool) -> bool:
+        if path == self.root:
+            return True
+        if not path.startswith(self.root + os.sep):
+            return False
+        parts = path[len(self.root) + 1:].split(os.sep)
+        self._load(self.root, "")
+        folder = self.root
+        for i, name in enumerate(parts):
+            rel = "/".join(parts[: i + 1])
+            if i < len(parts) - 1 or is_dir:
+                if name in SKIP_DIRS or (name.startswith(".") and name not in AGENT_DIRS):
+                    return False
+                if self.rules.ignored(rel, True):
+                    return False
+                folder = os.path.join(folder, name)
+                venv = self._venv.get(folder)
+                if venv is None:
+                    venv = self._venv[folder] = is_venv(folder)
+                if venv:
+                    return False
+                self._load(folder, rel)
+            elif self.rules.ignored(rel, False):
+                return False
+        return True

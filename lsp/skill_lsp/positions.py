@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from itertools import accumulate
+from operator import add
 
 from .model import Span
 
@@ -15,16 +17,16 @@ class LineMap:
     def __init__(self, text: str) -> None:
         self.data = text.encode("utf-8", "surrogatepass")
         self.ascii = len(self.data) == len(text)
-        starts = [0]
-        find = self.data.find
-        pos = find(b"\n")
-        while pos != -1:
-            starts.append(pos + 1)
-            pos = find(b"\n", pos + 1)
-        self.starts = starts
+        # line starts: running sum of line lengths plus their newlines, all in C
+        lengths = list(map(len, self.data.split(b"\n")))
+        lengths.pop()
+        self.starts = list(map(add, accumulate(lengths, initial=0), range(len(lengths) + 1)))
 
     def position(self, offset: int) -> tuple[int, int]:
-        offset = max(0, min(offset, len(self.data)))
+        if offset < 0:
+            offset = 0
+        elif offset > len(self.data):
+            offset = len(self.data)
         line = bisect_right(self.starts, offset) - 1
         start = self.starts[line]
         if self.ascii:
@@ -35,6 +37,10 @@ class LineMap:
         sl, sc = self.position(start)
         el, ec = self.position(end)
         return Span(sl, sc, el, ec)
+
+    def line_end(self, line: int) -> int:
+        """Byte offset of the end of `line` (its newline, or the end of the text)."""
+        return self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.data)
 
     def line_of(self, offset: int) -> int:
         return bisect_right(self.starts, max(0, offset)) - 1

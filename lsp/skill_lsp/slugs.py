@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 _DROP = re.compile(r"[^\w\- ]", re.UNICODE)
+_TAG = re.compile(r"<[^>]+>")
 
 
 def github_slug(text: str) -> str:
     """The anchor GitHub gives a heading: lowercase, punctuation dropped, spaces to hyphens."""
-    text = re.sub(r"<[^>]+>", "", text)
+    if "<" in text:
+        text = _TAG.sub("", text)
     return _DROP.sub("", text.strip().lower()).replace(" ", "-")
 
 

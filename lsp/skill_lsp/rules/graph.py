@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from ..model import Doc, DocKind, Finding, RefKind, Related, Span
+from ..model import Doc, DocKind, Finding, RefKind, Related, Span, Status
 from .base import FILE_START, finding
 
 if TYPE_CHECKING:
@@ -31,18 +31,20 @@ def check_graph(ix: SkillIndex, doc: Doc) -> list[Finding]:
 
 
 def _orphan(ix: SkillIndex, doc: Doc) -> Finding | None:
-    stem = os.path.basename(doc.path)[:-3].lower()
-    if stem in NOT_SHEETS or doc.skill_dir is None:
+    raw_stem = os.path.basename(doc.path)[:-3]
+    stem = raw_stem.lower()
+    if stem in NOT_SHEETS or doc.skill_dir is None or _not_loaded_by_design(raw_stem):
         return None
     if ix.referrers(doc.path) - {doc.path}:
         return None
-    # a link to a folder that holds the sheet counts as a reference to it
+    if _named_among_candidates(ix, doc):
+        return None
+    # a link to a folder of sheets (`themes/`) counts as a reference to each; a link to the skill's
+    # own folder names the skill, not its sheets
     d = os.path.dirname(doc.path)
-    while d.startswith(doc.skill_dir):
+    while d.startswith(doc.skill_dir + os.sep):
         if ix.referrers(d):
             return None
-        if d == doc.skill_dir:
-            break
         d = os.path.dirname(d)
     return finding("RT004", doc.path, FILE_START,
                    f"sheet `{os.path.relpath(doc.path, doc.skill_dir)}` is referred to by nothing; "
@@ -50,8 +52,45 @@ def _orphan(ix: SkillIndex, doc: Doc) -> Finding | None:
                    related=(Related(os.path.join(doc.skill_dir, "SKILL.md"), FILE_START, "its skill"),))
 
 
+AGENT_FOLDERS = (".claude", ".agents", ".codex", ".cursor", ".github")
+
+
+def _not_loaded_by_design(stem: str) -> bool:
+    """Files a skill keeps beside its sheets without loading them: upper-case notes
+    (`CREATION-LOG`, `NOTES`) and the scenarios that test the skill (`test-pressure-1`)."""
+    letters = [c for c in stem if c.isalpha()]
+    if letters and all(c.isupper() for c in letters):
+        return True
+    low = stem.lower()
+    return low.startswith(("test-", "test_")) or low.endswith(("-test", "_test"))
+
+
+def _named_among_candidates(ix: SkillIndex, doc: Doc) -> bool:
+    """Named by a template (`{lang}/api/x.md`) or by a bare name several files share: those
+    resolutions keep every file they cover as a candidate."""
+    skill = ix.skills.get(doc.skill_dir) if doc.skill_dir else None
+    if skill is None:
+        return False
+    for p in [skill.path, *skill.sheets]:
+        if p == doc.path:
+            continue
+        for res in ix.resolutions.get(p, ()):
+            if res.candidates and doc.path in res.candidates and res.status in (Status.OK, Status.AMBIGUOUS):
+                return True
+    return False
+
+
 def _scope(ix: SkillIndex, doc: Doc) -> str:
-    return doc.plugin_dir or doc.root
+    """Where a skill name must be unique: its plugin, else the agent folder that loads it (the same
+    skill mirrored in `.claude/skills` and `.agents/skills` serves two agents), else the root."""
+    return _scope_of(doc.path, doc.plugin_dir, doc.root)
+
+
+def _scope_of(path: str, plugin_dir: str | None, root: str) -> str:
+    if plugin_dir:
+        return plugin_dir
+    first = os.path.relpath(path, root).split(os.sep, 1)[0]
+    return os.path.join(root, first) if first in AGENT_FOLDERS else root
 
 
 def _duplicate(ix: SkillIndex, doc: Doc) -> list[Finding]:
@@ -59,8 +98,9 @@ def _duplicate(ix: SkillIndex, doc: Doc) -> list[Finding]:
     if not name:
         return []
     twins = [ix.skills[s] for s in ix.skill_by_name.get(name, ()) if s in ix.skills]
+    scope = _scope(ix, doc)
     twins = [s for s in twins if s.path != doc.path and s.name == name
-             and (s.plugin or s.root) == _scope(ix, doc)]
+             and _scope_of(s.path, s.plugin, s.root) == scope]
     if not twins:
         return []
     fm = doc.parsed.front_matter
@@ -122,19 +162,34 @@ def _unreachable(ix: SkillIndex, doc: Doc) -> Finding | None:
                    related=tuple(Related(r, FILE_START, "a router of this plugin") for r in routers[:3]))
 
 
+def _pure_router(ix: SkillIndex, path: str, out: list[tuple[str, Span]]) -> bool:
+    skill = ix.skills.get(os.path.dirname(path))
+    if skill is None:
+        return False
+    if skill.folder.startswith("using-") or skill.name.startswith("using-"):
+        return True
+    return not skill.sheets and len({t for t, _ in out}) >= 2
+
+
 def _cycles(ix: SkillIndex) -> list[Finding]:
     cached = ix._graph_cache.get("cycles")
     if cached is not None:
         return cached  # type: ignore[return-value]
     # Only skill-to-skill edges from tables and Route to lines: "back to the main router" arrows
     # and prose mentions are navigation, not routing.
+    # A cycle traps an agent only among routers: a skill with content of its own is a place to
+    # stop, and skills that point at each other as "related" are not a loop.
     edges: dict[str, list[tuple[str, Span]]] = {}
-    for sd, skill in ix.skills.items():
+    candidates: dict[str, list[tuple[str, Span]]] = {}
+    for skill in ix.skills.values():
         for res, t in ix.routing_edges(skill.path):
             if res.ref.kind not in (RefKind.TABLE, RefKind.ROUTE_TO) or t == skill.path:
                 continue
             if ix.docs[t].kind is DocKind.SKILL:
-                edges.setdefault(skill.path, []).append((t, res.ref.span))
+                candidates.setdefault(skill.path, []).append((t, res.ref.span))
+    routers = {p for p, out in candidates.items() if _pure_router(ix, p, out)}
+    for p in routers:
+        edges[p] = [(t, span) for t, span in candidates[p] if t in routers]
     out: list[Finding] = []
     color: dict[str, int] = {}
     reported: set[frozenset[str]] = set()

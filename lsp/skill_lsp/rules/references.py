@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 
-from ..model import Doc, DocKind, Finding, Fix, RefKind, Related, Resolution, Span, Status, TargetKind
+from rapidfuzz.distance import Levenshtein
+
+from ..model import (
+    Doc,
+    DocKind,
+    Finding,
+    Fix,
+    Reference,
+    RefKind,
+    Related,
+    Resolution,
+    Span,
+    Status,
+    TargetKind,
+)
 from .base import FILE_START, finding
 
 if TYPE_CHECKING:
@@ -14,6 +29,7 @@ if TYPE_CHECKING:
 # Tables whose target column is explicitly about skills, sheets or routes: a dead name there is a
 # dead route even without a near miss. Other target columns ("Use", "See") may hold tool names.
 STRONG = (RefKind.ROUTE_TO,)
+_NUMBERED = re.compile(r"^\d+-")
 
 
 def check_references(ix: SkillIndex, doc: Doc) -> list[Finding]:
@@ -46,8 +62,19 @@ def _judge(ix: SkillIndex, doc: Doc, res: Resolution) -> Finding | None:
     if status is Status.BAD_ANCHOR:
         return _bad_anchor(ix, doc, res)
     if status is Status.CASE:
-        return None
+        if res.target is None or not ref.target.endswith(".md"):
+            return None
+        actual = _rel(doc, res.target.key)
+        if "/" not in ref.target:
+            actual = os.path.basename(actual)
+        return finding("LK002", doc.path, span, f"`{ref.target}` matches `{actual}` only with other letter case",
+                       related=_related(ix, (res.target.key,), "the file on disk"),
+                       fixes=(Fix(f"Use `{actual}`", ((doc.path, span, actual),)),))
     name = ref.target
+    if status in (Status.MISSING, Status.UNKNOWN_PLUGIN) and _NUMBERED.match(name.rsplit("/", 1)[-1]):
+        return None  # `03-design-spec.md`: a numbered document the workflow writes, not a sheet
+    if status in (Status.MISSING, Status.UNKNOWN_PLUGIN) and name in _future_names(ix):
+        return None  # the tree says this pack or sheet is planned ("(proposed)", "not yet implemented")
     display = ("/" if ref.slash else "") + name
     if status is Status.AMBIGUOUS:
         if not ref.kind.routing:
@@ -73,17 +100,81 @@ def _judge(ix: SkillIndex, doc: Doc, res: Resolution) -> Finding | None:
         return finding("RT001", doc.path, span, f"`{display}`: no such skill in that plugin{hint}",
                        related=related, fixes=fixes)
     if ref.kind.routing:
-        if ref.kind in STRONG or meant or name.endswith(".md") or "/" in name or ":" in name:
+        strong = ref.kind in STRONG and _explicit(doc, ref)
+        if strong or meant or name.endswith(".md") or "/" in name or ":" in name:
             fixes = fixes + _create_sheet_fix(doc, name)
             return finding("RT001", doc.path, span, f"dead route: `{display}` resolves to no skill or sheet{hint}",
                            related=related, fixes=fixes)
         return None
     if "/" in name:
         return None  # a path in a code span is usually an example, not a reference
-    if meant and ("-" in name or name.endswith(".md")):
+    if meant and ("-" in name or name.endswith(".md")) and _typo(name, meant[0]) \
+            and _same_scope(ix, doc, suggestions[0]):
         return finding("RT007", doc.path, span, f"`{display}` matches no skill or sheet{hint}",
                        related=related, fixes=fixes)
     return None
+
+
+_FUTURE = re.compile(r"\b(?:proposed|planned|not yet (?:implemented|available|written|built|"
+                     r"created|published)|coming soon)\b", re.I)
+
+
+def _future_names(ix: SkillIndex) -> frozenset[str]:
+    """Names that some line of the tree marks as planned: every mention of them is deliberate."""
+    cached = ix._graph_cache.get("future_names")
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    names: set[str] = set()
+    for path, results in ix.resolutions.items():
+        lines: list[str] | None = None
+        for res in results:
+            if res.status not in (Status.MISSING, Status.UNKNOWN_PLUGIN) or res.ref.kind is RefKind.LINK:
+                continue
+            if lines is None:
+                doc = ix.docs.get(path)
+                lines = doc.parsed.text.split("\n") if doc else []
+            line = res.ref.span.start_line
+            if line < len(lines) and _FUTURE.search(lines[line]):
+                names.add(res.ref.target)
+    out = frozenset(names)
+    ix._graph_cache["future_names"] = out
+    return out
+
+
+def _explicit(doc: Doc, ref: Reference) -> bool:
+    """Written as a name on purpose: in a code span, bold or a link, not plain words.
+
+    "Route to `x`" names x; "Route to domain-specific advice" is a sentence.
+    """
+    span = ref.span
+    lines = doc.parsed.text.split("\n", span.start_line + 1)
+    line = lines[span.start_line] if span.start_line < len(lines) else ""
+    before = line[span.start_col - 1:span.start_col] if span.start_col else ""
+    return before in ("`", "*", "_", "(", "[")
+
+
+def _same_scope(ix: SkillIndex, doc: Doc, path: str) -> bool:
+    """A typo is made against a name of the same pack; a near miss in another pack is a coincidence
+    (a library called like some command elsewhere)."""
+    target = ix.docs.get(path)
+    if target is None:
+        return path == doc.plugin_dir
+    if doc.plugin_dir:
+        return target.plugin_dir == doc.plugin_dir
+    return target.root == doc.root
+
+
+def _typo(name: str, meant: str) -> bool:
+    """A near miss that reads as a slip of the keys, not as a different name that shares words.
+
+    In prose, `seed-governance-spec.md` beside a sheet `seed-governance` is another document;
+    `gradient-isolaton` beside `gradient-isolation` is a typo.
+    """
+    a = name.removesuffix(".md").rsplit("/", 1)[-1]
+    b = meant.removesuffix(".md").rsplit("/", 1)[-1]
+    if len(a) < 5 or a == b:
+        return False
+    return Levenshtein.distance(a, b, score_cutoff=2) <= 2
 
 
 def _in_known_namespace(ix: SkillIndex, plugin: str) -> bool:
@@ -125,7 +216,7 @@ def _judge_link(ix: SkillIndex, doc: Doc, res: Resolution) -> Finding | None:
     if res.status is Status.BAD_ANCHOR:
         return _bad_anchor(ix, doc, res)
     if res.status is Status.MISSING:
-        meant = [_rel(doc, p) for p in res.candidates]
+        meant = [_rel(doc, p) + ("/" if ref.target.endswith("/") else "") for p in res.candidates]
         hint = f"; did you mean `{meant[0]}`?" if meant else ""
         fixes = tuple(Fix(f"Use `{m}`", ((doc.path, span, m),)) for m in meant[:3])
         if not meant and ref.target.endswith(".md") and doc.skill_dir:

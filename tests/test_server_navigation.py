@@ -1,0 +1,99 @@
+"""Definition, references, document links, document symbols and workspace symbols."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types as lsp
+from pytest_lsp import LanguageClient
+from server_harness import BREAD, KNIFE, PROOFING, ROUTER, copy_tree, find, open_doc, session, uri
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def tree_client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Path, LanguageClient]]:
+    tree = copy_tree(tmp_path_factory.mktemp("navigation"))
+    async with session([tree]) as client:
+        for rel in (ROUTER, BREAD, PROOFING):
+            open_doc(client, tree / rel)
+        yield tree, client
+
+
+def doc_id(path: Path) -> lsp.TextDocumentIdentifier:
+    return lsp.TextDocumentIdentifier(uri=uri(path))
+
+
+async def test_definition_of_a_name_and_of_a_link_with_an_anchor(tree_client) -> None:
+    tree, client = tree_client
+    router = tree / ROUTER
+    [loc] = await client.text_document_definition_async(lsp.DefinitionParams(
+        text_document=doc_id(router), position=find(router, "| knife-sharpening |", 3)))
+    assert loc.uri == uri(tree / KNIFE)
+    [loc] = await client.text_document_definition_async(lsp.DefinitionParams(
+        text_document=doc_id(router), position=find(router, "proofing-times.md#overnight", 3)))
+    assert loc.uri == uri(tree / PROOFING)
+    assert loc.range.start == find(tree / PROOFING, "## Overnight Proof")  # the heading, not the top
+    assert await client.text_document_definition_async(lsp.DefinitionParams(
+        text_document=doc_id(router), position=find(router, "Read the table", 2))) is None
+
+
+async def test_references_to_a_skill_come_from_every_file_that_routes_or_links_to_it(tree_client) -> None:
+    tree, client = tree_client
+    router = tree / ROUTER
+    locations = await client.text_document_references_async(lsp.ReferenceParams(
+        text_document=doc_id(router), position=find(router, "| bread-baking |", 4),
+        context=lsp.ReferenceContext(include_declaration=True)))
+    got = {(loc.uri, loc.range.start.line) for loc in locations}
+    knife = tree / KNIFE
+    assert (uri(router), find(router, "| bread-baking |").line) in got  # the table cell
+    assert (uri(router), find(router, "`bread-baking`").line) in got  # the arrow
+    assert (uri(knife), find(knife, "../bread-baking/SKILL.md").line) in got  # a link from another skill
+    assert (uri(tree / BREAD), find(tree / BREAD, "name: bread-baking").line) in got  # the declaration
+
+
+async def test_references_from_inside_a_sheet_list_who_links_it(tree_client) -> None:
+    tree, client = tree_client
+    proofing = tree / PROOFING
+    locations = await client.text_document_references_async(lsp.ReferenceParams(
+        text_document=doc_id(proofing), position=lsp.Position(line=2, character=3),
+        context=lsp.ReferenceContext(include_declaration=False)))
+    assert {loc.uri for loc in locations} == {uri(tree / ROUTER), uri(tree / BREAD)}
+
+
+async def test_document_links_point_at_target_files(tree_client) -> None:
+    tree, client = tree_client
+    router = tree / ROUTER
+    links = await client.text_document_document_link_async(lsp.DocumentLinkParams(text_document=doc_id(router)))
+    targets = {link.target for link in links}
+    assert uri(tree / BREAD) in targets and uri(tree / KNIFE) in targets
+    proofing_line = find(tree / PROOFING, "## Overnight Proof").line + 1
+    assert f"{uri(tree / PROOFING)}#L{proofing_line}" in targets
+
+
+async def test_document_symbols_are_the_nested_heading_outline(tree_client) -> None:
+    tree, client = tree_client
+    symbols = await client.text_document_document_symbol_async(lsp.DocumentSymbolParams(
+        text_document=doc_id(tree / PROOFING)))
+    [top] = symbols
+    assert top.name == "Proofing Times"
+    assert [c.name for c in top.children] == ["Overnight Proof", "Warm Kitchen"]
+    overnight = top.children[0]
+    # a section runs to the line before the next heading of its level
+    assert overnight.range.end.line == find(tree / PROOFING, "## Warm Kitchen").line - 1
+    assert overnight.selection_range.start == find(tree / PROOFING, "## Overnight Proof")
+
+
+async def test_workspace_symbols_match_names_fuzzily(tree_client) -> None:
+    tree, client = tree_client
+    symbols = await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="bred bakng"))
+    assert symbols and symbols[0].name == "bread-baking"
+    assert symbols[0].kind == lsp.SymbolKind.Module
+    everything = await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query=""))
+    names = {s.name: s for s in everything}
+    assert {"bread-baking", "knife-sharpening", "using-kitchen", "proofing-times", "starter-care"} <= set(names)
+    assert names["proofing-times"].kind == lsp.SymbolKind.File
+    assert names["proofing-times"].container_name == "home-kitchen/bread-baking"

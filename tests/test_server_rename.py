@@ -1,0 +1,114 @@
+"""Rename a skill or a sheet: one WorkspaceEdit updates every reference, then renames the folder or file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
+from server_harness import (
+    BREAD,
+    KITCHEN,
+    KNIFE,
+    PROOFING,
+    ROUTER,
+    apply_edit,
+    copy_tree,
+    find,
+    open_doc,
+    session,
+    uri,
+)
+from skill_lsp.index import SkillIndex
+from skill_lsp.rules import check_all
+
+
+def doc_id(path: Path) -> lsp.TextDocumentIdentifier:
+    return lsp.TextDocumentIdentifier(uri=uri(path))
+
+
+def edits_by_uri(edit: lsp.WorkspaceEdit) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for change in edit.document_changes:
+        if isinstance(change, lsp.TextDocumentEdit):
+            out.setdefault(change.text_document.uri, []).extend(e.new_text for e in change.edits)
+    return out
+
+
+async def test_rename_a_skill_from_a_routing_table_cell(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    router = tree / ROUTER
+    async with session([tree]) as client:
+        open_doc(client, router)
+        position = find(router, "| bread-baking |", 5)
+        prep = await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
+            text_document=doc_id(router), position=position))
+        assert prep.placeholder == "bread-baking"
+        assert prep.range.start == find(router, "bread-baking |")
+
+        edit = await client.text_document_rename_async(lsp.RenameParams(
+            text_document=doc_id(router), position=position, new_name="bread-making"))
+        by_uri = edits_by_uri(edit)
+        # table cell and arrow by name, the link into the skill's folder by path
+        assert sorted(by_uri[uri(router)]) == ["../bread-making/proofing-times.md#overnight-proof",
+                                               "bread-making", "bread-making"]
+        assert by_uri[uri(tree / KNIFE)] == ["../bread-making/SKILL.md"]
+        assert by_uri[uri(tree / BREAD)] == ["bread-making"]  # the front-matter name
+        [move] = [c for c in edit.document_changes if isinstance(c, lsp.RenameFile)]
+        assert (move.old_uri, move.new_uri) == (uri(tree / KITCHEN / "bread-baking"), uri(tree / KITCHEN / "bread-making"))
+        # the open router's edit is pinned to the version the client has
+        [router_edit] = [c for c in edit.document_changes
+                         if isinstance(c, lsp.TextDocumentEdit) and c.text_document.uri == uri(router)]
+        assert router_edit.text_document.version == 1
+
+    apply_edit(edit)
+    ix = SkillIndex.from_roots([str(tree)])
+    assert [f.code for f in check_all(ix)] == []  # every reference still resolves
+    assert "bread-making" in {s.name for s in ix.skills.values()}
+
+
+async def test_rename_a_sheet_from_a_link(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    bread = tree / BREAD
+    async with session([tree]) as client:
+        open_doc(client, bread)
+        position = find(bread, "](proofing-times.md)", 4)
+        prep = await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
+            text_document=doc_id(bread), position=position))
+        assert prep.placeholder == "proofing-times"
+        edit = await client.text_document_rename_async(lsp.RenameParams(
+            text_document=doc_id(bread), position=position, new_name="proof-schedule"))
+    by_uri = edits_by_uri(edit)
+    assert by_uri[uri(bread)] == ["proof-schedule.md"]
+    assert by_uri[uri(tree / ROUTER)] == ["../bread-baking/proof-schedule.md#overnight-proof"]
+    assert isinstance(edit.document_changes[-1], lsp.RenameFile)
+    apply_edit(edit)
+    assert (tree / PROOFING).with_name("proof-schedule.md").exists()
+    assert [f.code for f in check_all(SkillIndex.from_roots([str(tree)]))] == []
+
+
+async def test_what_cannot_be_renamed_is_refused_with_a_reason(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    router, knife = tree / ROUTER, tree / KNIFE
+    text = knife.read_text(encoding="utf-8") + "\nPart of the `home-kitchen` pack; see `no-such-skill`.\n"
+    async with session([tree]) as client:
+        open_doc(client, router)
+        open_doc(client, knife, text)
+        with pytest.raises(JsonRpcException, match="Nothing to rename here"):
+            await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
+                text_document=doc_id(router), position=find(router, "Read the table", 3)))
+        line = text.split("\n").index("Part of the `home-kitchen` pack; see `no-such-skill`.")
+        with pytest.raises(JsonRpcException, match="plugin"):
+            await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
+                text_document=doc_id(knife), position=lsp.Position(line=line, character=16)))
+        with pytest.raises(JsonRpcException, match="not a valid skill name"):
+            await client.text_document_rename_async(lsp.RenameParams(
+                text_document=doc_id(router), position=find(router, "| knife-sharpening |", 4), new_name="Knife Care"))
+        with pytest.raises(JsonRpcException, match="already exists"):
+            await client.text_document_rename_async(lsp.RenameParams(
+                text_document=doc_id(router), position=find(router, "| knife-sharpening |", 4), new_name="bread-baking"))
+        # the front-matter name of a skill can be renamed from the skill itself
+        prep = await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
+            text_document=doc_id(knife), position=find(knife, "name: knife-sharpening", 9)))
+        assert prep.placeholder == "knife-sharpening"
