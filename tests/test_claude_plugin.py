@@ -1,6 +1,6 @@
 """The Claude Code plugin (editors/claude-code) passes the real `claude plugin validate`.
 
-The CLI is the version pinned in editors/claude-code/package.json, installed with `npm ci`
+The CLI is the version pinned in editors/claude-code-cli/package.json, installed with `npm ci`
 when it is missing. It runs offline: CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 stops its
 telemetry and update checks, validation needs no login, and a throwaway HOME and
 CLAUDE_CONFIG_DIR keep it away from the user's own Claude Code settings.
@@ -22,7 +22,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = REPO / "editors" / "claude-code"
 # where `npm ci --prefix` puts the pinned CLI; one place to change if the pin moves
-CLI_PREFIX = PLUGIN
+CLI_PREFIX = REPO / "editors" / "claude-code-cli"  # kept outside the plugin: installs copy the plugin folder
 CLAUDE = CLI_PREFIX / "node_modules" / ".bin" / "claude"
 
 
