@@ -131,24 +131,29 @@ async def test_positions_follow_the_negotiated_encoding(tmp_path: Path) -> None:
 async def test_pull_client_gets_reports_and_no_pushes(tmp_path: Path) -> None:
     tree = copy_tree(tmp_path)
     router, proofing = tree / ROUTER, tree / PROOFING
+    router.write_text(router.read_text(encoding="utf-8").replace("| knife-sharpening |", "| knife-sharpenin |"),
+                      encoding="utf-8")
     # Neovim declares pull diagnostics (and offers UTF-8 positions first)
-    async with session([tree], capabilities("neovim", pull=True)) as client:
+    async with session([tree], capabilities("neovim", pull=True), wait_ready=False) as client:
         assert client.init_result.capabilities.position_encoding == "utf-8"
         provider = client.init_result.capabilities.diagnostic_provider
         assert provider is not None and provider.workspace_diagnostics and provider.inter_file_dependencies
         open_doc(client, router)
         open_doc(client, proofing)
+        # asked at once, maybe while the tree is still being indexed: answered from the full index
         report = await client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri(router))))
-        assert report.kind == "full" and list(report.items) == []
+        assert report.kind == "full" and [d.code for d in report.items] == ["RT001"]
 
+        await until(lambda: any(s.state == "ready" for s in client.statuses), "index ready")
+        assert client.diagnostic_refresh_count == 0
         sheet = proofing.read_text(encoding="utf-8")
         change_doc(client, proofing, sheet.replace("## Overnight Proof", "## Cold Proof"), 2)
         # the sheet's edit changes the router's findings: the client is asked to pull again
         await until(lambda: client.diagnostic_refresh_count > 0, "workspace/diagnostic/refresh")
         again = await client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri(router)), previous_result_id=report.result_id))
-        assert again.kind == "full" and [d.code for d in again.items] == ["LK003"]
+        assert again.kind == "full" and sorted(d.code for d in again.items) == ["LK003", "RT001"]
 
         unchanged = await client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri(router)), previous_result_id=again.result_id))
@@ -156,5 +161,6 @@ async def test_pull_client_gets_reports_and_no_pushes(tmp_path: Path) -> None:
 
         ws = await client.workspace_diagnostic_async(lsp.WorkspaceDiagnosticParams(previous_result_ids=[]))
         by_uri = {item.uri: item for item in ws.items}
-        assert [d.code for d in by_uri[uri(router)].items] == ["LK003"]
+        assert sorted(d.code for d in by_uri[uri(router)].items) == ["LK003", "RT001"]
+        assert uri(tree / BREAD) not in by_uri  # clean files are left out
         assert client.diagnostics == {}  # nothing was pushed

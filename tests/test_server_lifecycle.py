@@ -6,7 +6,6 @@ import asyncio
 import json
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from lsprotocol import types as lsp
@@ -14,7 +13,6 @@ from server_harness import (
     KNIFE,
     SERVER_COMMAND,
     WAIT_S,
-    capabilities,
     codes,
     copy_tree,
     open_doc,

@@ -68,11 +68,15 @@ async def test_rename_a_skill_from_a_routing_table_cell(tmp_path: Path) -> None:
     assert "bread-making" in {s.name for s in ix.skills.values()}
 
 
-async def test_rename_a_sheet_from_a_link(tmp_path: Path) -> None:
+async def test_rename_a_sheet_from_a_link_and_what_is_refused(tmp_path: Path) -> None:
     tree = copy_tree(tmp_path)
-    bread = tree / BREAD
+    bread, router, knife = tree / BREAD, tree / ROUTER, tree / KNIFE
+    knife_text = knife.read_text(encoding="utf-8") + "\nPart of the `home-kitchen` pack.\n\n**Route to:** `whetstone-care`\n"
     async with session([tree]) as client:
         open_doc(client, bread)
+        open_doc(client, router)
+        open_doc(client, knife, knife_text)
+        await refusals(client, router, knife, knife_text)
         position = find(bread, "](proofing-times.md)", 4)
         prep = await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
             text_document=doc_id(bread), position=position))
@@ -88,27 +92,26 @@ async def test_rename_a_sheet_from_a_link(tmp_path: Path) -> None:
     assert [f.code for f in check_all(SkillIndex.from_roots([str(tree)]))] == []
 
 
-async def test_what_cannot_be_renamed_is_refused_with_a_reason(tmp_path: Path) -> None:
-    tree = copy_tree(tmp_path)
-    router, knife = tree / ROUTER, tree / KNIFE
-    text = knife.read_text(encoding="utf-8") + "\nPart of the `home-kitchen` pack; see `no-such-skill`.\n"
-    async with session([tree]) as client:
-        open_doc(client, router)
-        open_doc(client, knife, text)
-        with pytest.raises(JsonRpcException, match="Nothing to rename here"):
-            await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
-                text_document=doc_id(router), position=find(router, "Read the table", 3)))
-        line = text.split("\n").index("Part of the `home-kitchen` pack; see `no-such-skill`.")
-        with pytest.raises(JsonRpcException, match="plugin"):
-            await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
-                text_document=doc_id(knife), position=lsp.Position(line=line, character=16)))
-        with pytest.raises(JsonRpcException, match="not a valid skill name"):
-            await client.text_document_rename_async(lsp.RenameParams(
-                text_document=doc_id(router), position=find(router, "| knife-sharpening |", 4), new_name="Knife Care"))
-        with pytest.raises(JsonRpcException, match="already exists"):
-            await client.text_document_rename_async(lsp.RenameParams(
-                text_document=doc_id(router), position=find(router, "| knife-sharpening |", 4), new_name="bread-baking"))
-        # the front-matter name of a skill can be renamed from the skill itself
-        prep = await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
-            text_document=doc_id(knife), position=find(knife, "name: knife-sharpening", 9)))
-        assert prep.placeholder == "knife-sharpening"
+async def refusals(client, router: Path, knife: Path, knife_text: str) -> None:  # noqa: ANN001
+    """What cannot be renamed is refused with a reason the editor shows."""
+    with pytest.raises(JsonRpcException, match="Nothing to rename here"):
+        await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
+            text_document=doc_id(router), position=find(router, "Read the table", 3)))
+    line = knife_text.split("\n").index("Part of the `home-kitchen` pack.")
+    with pytest.raises(JsonRpcException, match="plugin"):
+        await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
+            text_document=doc_id(knife), position=lsp.Position(line=line, character=16)))
+    line = knife_text.split("\n").index("**Route to:** `whetstone-care`")
+    with pytest.raises(JsonRpcException, match="does not resolve"):
+        await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
+            text_document=doc_id(knife), position=lsp.Position(line=line, character=20)))
+    with pytest.raises(JsonRpcException, match="not a valid skill name"):
+        await client.text_document_rename_async(lsp.RenameParams(
+            text_document=doc_id(router), position=find(router, "| knife-sharpening |", 4), new_name="Knife Care"))
+    with pytest.raises(JsonRpcException, match="already exists"):
+        await client.text_document_rename_async(lsp.RenameParams(
+            text_document=doc_id(router), position=find(router, "| knife-sharpening |", 4), new_name="bread-baking"))
+    # the front-matter name of a skill can be renamed from the skill itself
+    prep = await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
+        text_document=doc_id(knife), position=find(knife, "name: knife-sharpening", 9)))
+    assert prep.placeholder == "knife-sharpening"

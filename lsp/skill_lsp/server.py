@@ -1,13 +1,16 @@
 """`skill-lsp serve`: the pygls adapter. Every LSP feature is a thin call into skill_lsp.features.
 
-Concurrency: every handler runs on the asyncio loop, so the live index is only ever touched there
-and needs no lock. A full (re)index runs in a worker thread on a *new* SkillIndex, which is swapped
-in when finished; until then requests are answered from the previous index (empty at start).
-Edits and disk changes that arrive during a build are re-applied to the new index after the swap.
+Concurrency: handlers run on the asyncio loop. A full (re)index runs in a worker thread on a *new*
+SkillIndex, swapped in when finished; until then requests are answered from the previous index
+(empty at start), and edits and disk changes that arrive meanwhile are re-applied after the swap.
+Disk changes (our watchdog watcher, or the client's didChangeWatchedFiles) are applied by
+`watch.apply_changes` in a worker thread, which commits under `ix.lock`; so every handler that
+reads the index holds that lock too.
 
-Edits are applied to the index lazily: didChange stores the buffer's text and arms a per-document
-debounce timer; the timer, or any request that arrives first, applies pending texts with
-`ix.update`, then republishes the diagnostics of every file whose findings changed.
+Edits reach the index lazily: didChange stores the buffer's text and arms a per-document debounce
+timer; the timer, or any request that arrives first, hands pending texts to `ix.update`, then the
+diagnostics of every file whose findings changed are republished (pushed, or for clients that pull,
+announced with workspace/diagnostic/refresh).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ STATUS = "skills/status"
 ROUTE, LIST, RESOLVE = "skills/route", "skills/list", "skills/resolve"
 SECTION = "skillLsp"
 WATCH_GLOB = "**/*.{md,json}"
+INITIAL = "initial index"
 AGENT_WAIT_S = 120.0  # agent requests wait this long for the first index before answering
 
 
@@ -178,6 +182,8 @@ class SkillServer(LanguageServer):
         self.roots: list[str] = []
         self.settings = Settings()
         self.init_options: Any = None
+        self.init_errors: list[str] = []
+        self.warned: set[str] = set()
         self.store = f_diag.DiagnosticStore()
         self.pull = False
         self.pending: dict[str, str] = {}  # path -> buffer text not yet given to the index
@@ -241,13 +247,26 @@ class SkillServer(LanguageServer):
                 return False
         return bool(node)
 
-    def warn(self, message: str) -> None:
+    def warn(self, message: str, once: bool = False) -> None:
+        if once:
+            if message in self.warned:
+                return
+            self.warned.add(message)
         log.warning("%s", message)
         self.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Warning, message=f"skill-lsp: {message}"))
 
+    def _ask(self, request: Any, what: str) -> None:
+        """Send a request to the client without waiting for it; a refusal is only logged."""
+        async def run() -> None:
+            try:
+                await asyncio.wait_for(request, 30)
+            except Exception as exc:
+                log.info("the client did not accept %s: %s", what, exc)
+        asyncio.ensure_future(run())
+
     def notify_status(self, state: str) -> None:
         skills = len(self.ix.skills)
-        sheets = sum(1 for d in self.ix.docs.values() if d.kind.value == "sheet")
+        sheets = sum(len(paths) for paths in self.ix.sheets_by_stem.values())
         status = {"state": state, "skills": skills, "sheets": sheets, "roots": len(self.roots)}
         if status != self.last_status:
             self.last_status = status
@@ -268,7 +287,7 @@ class SkillServer(LanguageServer):
         f(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)(self.did_change_configuration)
         f(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)(self.did_change_watched_files)
         f(lsp.TEXT_DOCUMENT_COMPLETION,
-          lsp.CompletionOptions(trigger_characters=["(", "/", "#", "`", "|", ">"]))(self.completion)
+          lsp.CompletionOptions(trigger_characters=["(", "/", "#", "`", ">"]))(self.completion)
         f(lsp.TEXT_DOCUMENT_HOVER)(self.hover)
         f(lsp.TEXT_DOCUMENT_DEFINITION)(self.definition)
         f(lsp.TEXT_DOCUMENT_REFERENCES)(self.references)
@@ -288,6 +307,12 @@ class SkillServer(LanguageServer):
 
     # --- lifecycle -------------------------------------------------------------------------
     def on_initialize(self, params: lsp.InitializeParams) -> None:
+        try:
+            self._initialize(params)
+        except Exception:  # a server that cannot read its start-up parameters still starts
+            log.exception("initialize failed")
+
+    def _initialize(self, params: lsp.InitializeParams) -> None:
         self.init_options = params.initialization_options
         self.pull = self.supports("text_document.diagnostic")
         if self.pull:
@@ -305,20 +330,20 @@ class SkillServer(LanguageServer):
         raw = _section(params.initialization_options)
         settings, errors = settings_from(raw, Settings())
         self.settings = settings
-        self._init_errors = errors
+        self.init_errors = errors
         log.info("initialize: roots=%s pull=%s encoding=%s", self.roots, self.pull,
                  self.workspace.position_encoding)
 
     async def on_initialized(self, params: lsp.InitializedParams) -> None:
         try:
-            for e in getattr(self, "_init_errors", []):
+            for e in self.init_errors:
                 self.warn(f"initializationOptions: {e}")
             await self._pull_configuration()
             self._register_dynamic()
             self._start_watching(self.roots)
         except Exception:
             log.exception("initialized failed")
-        await self.rebuild("initial index")
+        await self.rebuild(INITIAL)
 
     def on_shutdown(self, params: Any = None) -> None:
         if self.watcher is not None:
@@ -338,7 +363,7 @@ class SkillServer(LanguageServer):
                                          register_options={"section": SECTION}))
         if regs:
             # not awaited: a client that never answers must not hold up indexing
-            self.client_register_capability(lsp.RegistrationParams(registrations=regs), _log_callback("register"))
+            self._ask(self.client_register_capability_async(lsp.RegistrationParams(registrations=regs)), "register")
 
     async def _pull_configuration(self) -> bool:
         """Settings from workspace/configuration, when the client offers it. True when they changed."""
@@ -402,15 +427,22 @@ class SkillServer(LanguageServer):
             self.store.reset(findings)
             self.building = False
             queued, self.queued_disk = self.queued_disk, []
-            with ix.lock:
-                touched = self._reconcile_buffers()
-                self._publish(set(self.store.findings) | touched | set(self.store.published), fresh=True)
-            for root in ix.roots:
-                for e in ix.settings_errors.get(root, ()):
-                    self.warn(e)
-            self._progress_end(token, f"{len(ix.skills)} skills, {len(ix.docs)} documents")
-            ready.set()
-            self.notify_status("ready")
+            try:
+                with ix.lock:
+                    touched = self._reconcile_buffers()
+                    self.store.invalidate(touched)
+                    # a pull client's requests waited for this first index: nothing to refresh
+                    self._publish(set(self.store.findings) | touched | set(self.store.published), fresh=True,
+                                  refresh=reason != INITIAL)
+                for root in ix.roots:
+                    for e in ix.settings_errors.get(root, ()):
+                        self.warn(e, once=True)
+            except Exception:
+                log.exception("publishing after indexing failed")
+            finally:
+                self._progress_end(token, f"{len(ix.skills)} skills, {len(ix.docs)} documents")
+                ready.set()
+                self.notify_status("ready")
             # disk changes seen during the build may be missing from it: apply them (idempotent)
             self.on_disk_changes(queued)
 
@@ -459,7 +491,8 @@ class SkillServer(LanguageServer):
             self.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=message))
 
     # --- diagnostics -------------------------------------------------------------------------
-    def _publish(self, paths: Iterable[str], always: Iterable[str] = (), fresh: bool = False) -> None:
+    def _publish(self, paths: Iterable[str], always: Iterable[str] = (), fresh: bool = False,
+                 refresh: bool = True) -> None:
         """Push (or, for pull clients, announce) the diagnostics of `paths` that changed."""
         paths = set(paths)
         if not fresh:
@@ -467,8 +500,10 @@ class SkillServer(LanguageServer):
         ctx = self.ctx()
         paths |= self.store.stale(ctx)
         if self.pull:
-            # the client asks; tell it to ask again when something may have changed
-            if paths and self.supports("workspace.diagnostics.refresh_support"):
+            # The client pulls the file it edits by itself; tell it to pull again when other
+            # files may have changed (not while indexing: the end of the build does that).
+            others = paths - set(always)
+            if others and refresh and not self.building and self.supports("workspace.diagnostics.refresh_support"):
                 self._schedule_refresh()
             return
         for path, diags in self.store.changes(ctx, paths, set(always)):
@@ -481,7 +516,7 @@ class SkillServer(LanguageServer):
 
         def fire() -> None:
             self.refresh_handle = None
-            self.workspace_diagnostic_refresh(None, _log_callback("diagnostic refresh"))
+            self._ask(self.workspace_diagnostic_refresh_async(None), "diagnostic refresh")
         self.refresh_handle = self.loop.call_later(0.05, fire)
 
     def _flush(self, paths: Iterable[str] | None = None, always: Iterable[str] = ()) -> None:
@@ -498,7 +533,7 @@ class SkillServer(LanguageServer):
                     timer.cancel()
                 touched |= self.ix.update(path, text)
                 touched.add(path)
-            self._publish(touched, always)
+            self._publish(touched, set(always) | set(todo))
         self.notify_status("indexing" if self.building else "ready")
 
     def sync(self) -> None:
@@ -621,8 +656,15 @@ class SkillServer(LanguageServer):
                 # reads and parses before taking the index lock; readers here hold the lock
                 touched = await asyncio.to_thread(apply_changes, ix, batch, set(self.open_uris))
             except Exception:
-                log.exception("applying %d disk changes failed", len(batch))
-                continue
+                # its planning reads the index unlocked and may trip over an edit made meanwhile:
+                # once more, here on the loop where nothing else moves
+                log.warning("applying %d disk changes failed; retrying", len(batch), exc_info=True)
+                try:
+                    with ix.lock:
+                        touched = apply_changes(ix, batch, set(self.open_uris))
+                except Exception:
+                    log.exception("applying %d disk changes failed", len(batch))
+                    continue
             if ix is not self.ix or self.building:
                 self.queued_disk.extend(batch)  # a rebuild started meanwhile: apply to its index too
                 continue
@@ -708,9 +750,12 @@ class SkillServer(LanguageServer):
         return f_nav.document_symbols(self.ctx(), path) if path else []
 
     @guarded(list)
-    def workspace_symbols(self, params: lsp.WorkspaceSymbolParams) -> list[lsp.WorkspaceSymbol]:
-        self.sync()
-        return f_nav.workspace_symbols(self.ix, params.query, uri_of=self.uri_of)
+    async def workspace_symbols(self, params: lsp.WorkspaceSymbolParams) -> list[lsp.WorkspaceSymbol]:
+        # agents search skills this way too: an empty answer while indexing would read as "none"
+        await self._wait_ready(AGENT_WAIT_S)
+        with self.ix.lock:
+            self.sync()
+            return f_nav.workspace_symbols(self.ix, params.query, uri_of=self.uri_of)
 
     def prepare_rename(self, params: lsp.PrepareRenameParams) -> lsp.PrepareRenamePlaceholder | None:
         path = self._doc_path(params.text_document.uri)
@@ -835,12 +880,6 @@ def _free(method: Callable) -> Callable:
     return call
 
 
-def _log_callback(what: str) -> Callable[[Any], None]:
-    def done(*_args: Any) -> None:
-        log.debug("%s answered", what)
-    return done
-
-
 def _section(raw: Any) -> dict[str, Any] | None:
     """Our settings from initializationOptions or a didChangeConfiguration payload."""
     if not isinstance(raw, dict):
@@ -893,9 +932,17 @@ def create_server() -> SkillServer:
     return SkillServer()
 
 
+def _quiet_refusals(record: logging.LogRecord) -> bool:
+    """pygls logs a traceback for every error answer; ours (a refused rename, bad params) are
+    answers, not faults, so they are left out of the log."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(exc, JsonRpcException) and exc.code in (REQUEST_FAILED, JsonRpcInvalidParams.CODE))
+
+
 def _setup_logging(log_file: str | None) -> None:
     handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_quiet_refusals)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.WARNING)

@@ -55,7 +55,8 @@ def site_at(ctx: Ctx, path: str, line: int, col: int) -> Site | None:
     start = col - len(word)
     stripped = before.lstrip()
     routing = (
-        stripped.startswith("|") and before.count("|") >= 1
+        # a table cell after the first: the first column holds the phrase, not the target
+        stripped.startswith("|") and before.count("|") >= 2
         or bool(_ROUTE_TO.search(before))
         or bool(_ARROW.search(before))
         or before.count("`") % 2 == 1
@@ -133,25 +134,33 @@ def _paths(ctx: Ctx, path: str, rng: lsp.Range, typed: str, markdown: bool) -> l
     here = os.path.dirname(path)
     home = doc.skill_dir or here
     candidates = [p for p, d in ix.docs.items() if d.root == doc.root and p != path]
+    # scripts, templates and images of this skill are linked too
+    candidates += [f for f in ix.files if f.startswith(home + os.sep) and f not in ix.docs]
     # Sheets of this skill first, then skills of this plugin, then the rest of the tree.
     def rank(p: str) -> tuple[int, str]:
-        d = ix.docs[p]
+        d = ix.docs.get(p)
+        if d is None:
+            return 1, p
         if p.startswith(home + os.sep):
             return 0, p
         if doc.plugin_dir and d.plugin_dir == doc.plugin_dir:
             return 1 if d.kind is DocKind.SKILL else 2, p
         return 3 if d.kind is DocKind.SKILL else 4, p
     candidates.sort(key=rank)
-    typed_low = typed.lower().lstrip("./")
+    typed_low = typed.lower()
+    last = typed_low.rsplit("/", 1)[-1]
     out = []
     for i, p in enumerate(candidates):
         rel = os.path.relpath(p, here).replace(os.sep, "/")
         if typed.startswith("./") and not rel.startswith("../"):
             rel = "./" + rel
-        if typed_low and typed_low.split("/")[-1] not in rel.lower():
+        # what was typed starts the path, or its last part is in the file's name
+        if typed_low and not rel.lower().startswith(typed_low) and last not in os.path.basename(p).lower():
             continue
-        kind = lsp.CompletionItemKind.Module if ix.docs[p].kind is DocKind.SKILL else lsp.CompletionItemKind.File
-        out.append(_item(rel, kind, rng, ix.doc_id(p), _doc_markup(ctx, p, markdown), f"{rank(p)[0]}{i:06d}"))
+        target = ix.docs.get(p)
+        kind = lsp.CompletionItemKind.Module if target and target.kind is DocKind.SKILL else lsp.CompletionItemKind.File
+        detail = ix.doc_id(p) if target else ctx.rel(p)
+        out.append(_item(rel, kind, rng, detail, _doc_markup(ctx, p, markdown), f"{rank(p)[0]}{i:06d}"))
         if len(out) > MAX_ITEMS:
             break
     return out

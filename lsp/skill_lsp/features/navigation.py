@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from lsprotocol import types as lsp
 from rapidfuzz import fuzz, process
 
 from ..index import SkillIndex
-from ..model import DocKind, Heading, Span, Status, TargetKind
+from ..model import DocKind, Heading, Resolution, Span, Status, TargetKind
 from .context import FOUND, Ctx, heading_span, path_uri, reference_at, target_path
 
 SYMBOL_LIMIT = 200
@@ -55,11 +53,11 @@ def references(ctx: Ctx, path: str, position: lsp.Position, include_declaration:
     return out
 
 
-def referring(ctx_ix: SkillIndex, key: str) -> list[tuple[str, object]]:
+def referring(ix: SkillIndex, key: str) -> list[tuple[str, Resolution]]:
     """(path, resolution) of every reference that resolves to `key`, in file and line order."""
     out = []
-    for p in sorted(ctx_ix.referrers(key)):
-        for res in ctx_ix.resolutions.get(p, ()):
+    for p in sorted(ix.referrers(key)):
+        for res in ix.resolutions.get(p, ()):
             if res.target is not None and res.target.key == key and res.status in FOUND:
                 out.append((p, res))
     out.sort(key=lambda item: (item[0], item[1].ref.span))
@@ -162,6 +160,3 @@ def workspace_symbols(ix: SkillIndex, query: str, limit: int = SYMBOL_LIMIT,
         ))
     return out
 
-
-def rel_to(path: str, start: str) -> str:
-    return os.path.relpath(path, start).replace(os.sep, "/")

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from lsprotocol import types as lsp
 
-from ..model import DocKind, RefKind, Resolution, Span, Status, TargetKind
+from ..model import DocKind, RefKind, Resolution, Span, TargetKind
 from ..rules.frontmatter import NAME_RE
 from .context import FOUND, Ctx, fm_name_at, reference_at
+from .navigation import referring
 
 _TOKEN = re.compile(r"[^/:]+")
 _STEM_RE = re.compile(r"^[\w][\w.-]*$")
@@ -193,14 +194,7 @@ def _rename_sheet(ctx: Ctx, subject: Subject, new_name: str) -> lsp.WorkspaceEdi
 
 # --- shared ---------------------------------------------------------------------------------
 def _referring(ctx: Ctx, key: str) -> list[tuple[str, Resolution]]:
-    ix = ctx.ix
-    out = []
-    for src in sorted(ix.referrers(key)):
-        for res in ix.resolutions.get(src, ()):
-            if res.target is not None and res.target.key == key and res.status in FOUND \
-                    and res.status is not Status.AMBIGUOUS:
-                out.append((src, res))
-    return out
+    return referring(ctx.ix, key)
 
 
 def _link_text(ctx: Ctx, src: str, res: Resolution, moved) -> str | None:  # noqa: ANN001 - path -> path
