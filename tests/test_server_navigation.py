@@ -97,3 +97,23 @@ async def test_workspace_symbols_match_names_fuzzily(tree_client) -> None:
     assert {"bread-baking", "knife-sharpening", "using-kitchen", "proofing-times", "starter-care"} <= set(names)
     assert names["proofing-times"].kind == lsp.SymbolKind.File
     assert names["proofing-times"].container_name == "home-kitchen/bread-baking"
+
+
+async def test_a_task_sentence_as_workspace_symbol_query_returns_the_routed_skill_first(tree_client) -> None:
+    """Agents that can only send standard requests route through workspace/symbol."""
+    tree, client = tree_client
+    symbols = await client.workspace_symbol_async(
+        lsp.WorkspaceSymbolParams(query="my knife went dull and chipped after a month, how do I fix the edge"))
+    assert symbols, "a task sentence must be routed"
+    first = symbols[0]
+    assert first.name == "knife-sharpening"
+    assert first.kind == lsp.SymbolKind.Module
+    assert first.location.uri == uri(tree / KNIFE)
+    # the container names the route from the top router to the target
+    assert first.container_name == "using-kitchen → knife-sharpening"
+    bread = await client.workspace_symbol_async(
+        lsp.WorkspaceSymbolParams(query="the dough did not rise overnight in a cold kitchen"))
+    assert bread[0].name in ("bread-baking", "proofing-times")
+    # a one-word query still matches names fuzzily
+    short = await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="knife"))
+    assert short[0].name == "knife-sharpening"

@@ -314,9 +314,12 @@ class SkillServer(LanguageServer):
 
     def _initialize(self, params: lsp.InitializeParams) -> None:
         self.init_options = params.initialization_options
-        self.pull = self.supports("text_document.diagnostic")
+        # Pull only for clients that also accept "pull again" (refresh): a client that pulls but
+        # cannot be told to re-pull (Neovim 0.11) would see another file's changes only on its
+        # next edit, so it gets push instead. One or the other, never both.
+        self.pull = self.supports("text_document.diagnostic") and self.supports(
+            "workspace.diagnostics.refresh_support")
         if self.pull:
-            # offered only to clients that pull: then nothing is pushed (one or the other)
             self.feature(lsp.TEXT_DOCUMENT_DIAGNOSTIC, lsp.DiagnosticOptions(
                 identifier="skill-lsp", inter_file_dependencies=True, workspace_diagnostics=True,
             ))(_free(self.document_diagnostic))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from lsprotocol import types as lsp
 from rapidfuzz import fuzz, process
 
 from ..index import SkillIndex
 from ..model import DocKind, Heading, Resolution, Span, Status, TargetKind
+from ..route import router_for
 from .context import FOUND, Ctx, heading_span, path_uri, reference_at, target_path
 
 SYMBOL_LIMIT = 200
@@ -129,14 +132,29 @@ def document_symbols(ctx: Ctx, path: str) -> list[lsp.DocumentSymbol]:
     return roots
 
 
+TASK_WORDS = 3  # a query of this many words reads like a task, not like a name
+
+
+def reads_like_task(query: str) -> bool:
+    return len(re.findall(r"[^\W_]+", query)) >= TASK_WORDS
+
+
 def workspace_symbols(ix: SkillIndex, query: str, limit: int = SYMBOL_LIMIT,
                       uri_of=path_uri) -> list[lsp.WorkspaceSymbol]:  # noqa: ANN001 - Callable[[str], str]
-    """Every skill and sheet whose name (or id) fuzzily matches `query`, best first."""
+    """Skills and sheets for `query`, best first.
+
+    A query that reads like a task ("my dough does not rise overnight") is routed: the answer is
+    the router's ranking, each symbol's container naming the route that leads to it, so agents
+    that can only send standard requests (Claude Code's LSP tool) get the routed answer. A short
+    query keeps fuzzy matching on names, as editors expect from a symbol search.
+    """
+    query = query.strip()
+    if reads_like_task(query):
+        return _routed_symbols(ix, query, limit, uri_of)
     entries: list[tuple[str, str]] = []  # (path, name)
     for p, d in ix.docs.items():
         if d.kind in (DocKind.SKILL, DocKind.SHEET):
             entries.append((p, ix.name_of(p)))
-    query = query.strip()
     if query:
         choices = {i: f"{name} {ix.doc_id(p)}" for i, (p, name) in enumerate(entries)}
         scored = process.extract(query, choices, scorer=fuzz.WRatio, limit=limit, score_cutoff=60)
@@ -148,15 +166,28 @@ def workspace_symbols(ix: SkillIndex, query: str, limit: int = SYMBOL_LIMIT,
     out = []
     for p, name in picked:
         d = ix.docs[p]
-        kind = lsp.SymbolKind.Module if d.kind is DocKind.SKILL else lsp.SymbolKind.File
         skill = ix.skills.get(d.skill_dir) if d.skill_dir else None
         if d.kind is DocKind.SKILL:
             container = ix.plugin_name_of(p)
         else:
             container = ix.doc_id(skill.path) if skill else None
-        out.append(lsp.WorkspaceSymbol(
-            name=name, kind=kind, container_name=container,
-            location=lsp.Location(uri=uri_of(p), range=_zero()),
-        ))
+        out.append(_symbol(ix, p, name, container, uri_of))
+    return out
+
+
+def _symbol(ix: SkillIndex, path: str, name: str, container: str | None, uri_of) -> lsp.WorkspaceSymbol:  # noqa: ANN001
+    kind = lsp.SymbolKind.Module if ix.docs[path].kind is DocKind.SKILL else lsp.SymbolKind.File
+    return lsp.WorkspaceSymbol(name=name, kind=kind, container_name=container,
+                               location=lsp.Location(uri=uri_of(path), range=_zero()))
+
+
+def _routed_symbols(ix: SkillIndex, query: str, limit: int, uri_of) -> list[lsp.WorkspaceSymbol]:  # noqa: ANN001
+    router = router_for(ix)
+    answer = router.route(query, limit=min(limit, 20))
+    out = []
+    for hit in answer.hits:
+        route = router.route_of(hit.path)
+        container = " → ".join(ix.name_of(p) for p in route) if len(route) > 1 else ix.doc_id(hit.path)
+        out.append(_symbol(ix, hit.path, ix.name_of(hit.path), container, uri_of))
     return out
 
