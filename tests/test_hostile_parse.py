@@ -298,3 +298,13 @@ def test_a_line_break_the_client_sees_is_a_line_break_in_our_spans() -> None:
     doc = parse("old mac\rsee [x](y.md)\n")
     link = next(r for r in doc.references if r.kind is RefKind.LINK)
     assert (link.span.start_line, link.span.start_col) == (1, 8)
+
+
+@pytest.mark.parametrize("sep", ["\x85", "\u2028", "\u2029"])
+def test_yaml_line_separators_do_not_shift_front_matter_spans(sep: str) -> None:
+    """YAML breaks lines at NEL and the Unicode separators; the client (and we) do not."""
+    text = f"---\ndescription: Use when a{sep}b happens\nname: alpha\n---\nbody\n"
+    doc = check_doc(text)
+    key = doc.front_matter.keys["name"]
+    assert (key.key_span.start_line, key.key_span.start_col) == (2, 0)
+    assert span_text(doc.text.split("\n"), key.value_span) == "alpha"

@@ -31,7 +31,8 @@ from test_incremental import assert_same_as_cold, assert_touched_covers, finding
 EXAMPLES = int(os.environ.get("SKILL_LSP_PROPERTY_EXAMPLES", "40"))
 
 SKILL_NAMES = ["using-kit", "alpha-one", "alpha-two", "beta-case", "gamma-ray", "alpha-tow"]
-SHEETS = ["notes-page", "note-page", "deep-dive", "alpha-one", "ref/extra-bits"]
+# "long-notes-page" makes `notes-page` a name cut short when that sheet is missing
+SHEETS = ["notes-page", "note-page", "deep-dive", "alpha-one", "ref/extra-bits", "long-notes-page"]
 SKILL_HOMES = ["skills", "plugins/tool-pack/skills", "plugins/other-pack/skills", ".claude/skills"]
 HEADINGS = ["Section One", "Section Two", "Clay Soil"]
 TARGETS = SKILL_NAMES + ["notes-page", "note-page", "deep-dive", "extra-bits", "tool-pack", "other-pack",

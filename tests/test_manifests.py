@@ -105,6 +105,12 @@ def test_paths_must_be_relative_and_stay_inside(tmp_path: Path) -> None:
     assert "'cmds' does not exist" in text
 
 
+def test_variables_in_paths_are_not_judged(tmp_path: Path) -> None:
+    write(tmp_path / "p/.claude-plugin/plugin.json",
+          '{"name": "p", "hooks": "./${CLAUDE_PLUGIN_ROOT}/hooks.json"}')
+    assert findings(tmp_path) == []
+
+
 def test_duplicate_plugins_in_a_root_and_in_a_marketplace() -> None:
     tree = FIXTURES / "duplicates"
     got = findings(tree)

@@ -203,6 +203,35 @@ class _DyingObserver(BaseObserver):
         super().__init__(_DyingEmitter)
 
 
+class _DeafEmitter(EventEmitter):
+    """A native watch that stays up but whose events were lost (as after a queue overflow)."""
+
+    def queue_events(self, timeout: float) -> None:
+        self.stopped_event.wait(timeout)
+
+
+class _DeafObserver(BaseObserver):
+    def __init__(self) -> None:
+        super().__init__(_DeafEmitter)
+
+
+def test_lost_events_lead_to_a_full_rescan(tree: Path) -> None:
+    lv = Live(tree, observer_class=_DeafObserver)
+    try:
+        assert lv.watcher.add_root(str(tree))
+        write(tree / "skills/soil-feeding/SKILL.md", skill_text("soil-feeding"))
+        (tree / "skills/deep-watering/root-depth.md").unlink()
+        shutil.rmtree(tree / "plugins/fruit-orchard/commands")
+        # what watchdog logs when the kernel's queue overflowed
+        logging.getLogger("watchdog.observers.inotify_c").warning(
+            "Inotify queue overflowed; filesystem events were lost")
+        lv.wait_in_step("the rescan")
+        assert "RT001" not in codes(lv.ix, tree / "skills/using-garden/SKILL.md")
+        assert_same_as_cold(lv.ix)
+    finally:
+        lv.watcher.stop()
+
+
 def test_the_watch_limit_falls_back_to_polling(tree: Path, caplog: pytest.LogCaptureFixture) -> None:
     lv = Live(tree, observer_class=_RefusingObserver, polling_interval=0.2)
     try:

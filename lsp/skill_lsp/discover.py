@@ -6,6 +6,7 @@ It never follows a symlink out of the root and visits every real folder once.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass, field
@@ -39,16 +40,23 @@ class Layout:
     docs: dict[str, DocKind] = field(default_factory=dict)  # markdown files we index
     plugins: list[PluginDecl] = field(default_factory=list)
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (path, code, message)
+    # symlinked files whose target is indexed under its real path: links to them resolve, but
+    # they are not indexed a second time
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 class IgnoreRules:
-    """`.gitignore` files of the tree and our own globs (gitignore syntax, `!` included)."""
+    """`.gitignore` files of the tree and our own globs (gitignore syntax, `!` included).
+
+    As in git, the deepest `.gitignore` with a matching pattern decides, and the last matching
+    pattern within a file; our own globs come last, so that a `!glob` in the settings can bring
+    back what a `.gitignore` hides.
+    """
 
     def __init__(self, root: str, extra: list[str] | tuple[str, ...] = ()) -> None:
         self.root = root
         self.specs: list[tuple[str, pathspec.PathSpec]] = []
-        if extra:
-            self.specs.append(("", pathspec.GitIgnoreSpec.from_lines(list(extra))))
+        self.extra = pathspec.GitIgnoreSpec.from_lines(list(extra)) if extra else None
 
     def add_gitignore(self, folder_rel: str, path: str) -> None:
         try:
@@ -57,8 +65,10 @@ class IgnoreRules:
         except OSError:
             return
         self.specs.append((folder_rel, pathspec.GitIgnoreSpec.from_lines(lines)))
+        self.specs.sort(key=lambda item: item[0].count("/") + (1 if item[0] else 0))
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
+        verdict: bool | None = None
         for base, spec in self.specs:
             if base:
                 if not rel.startswith(base + "/"):
@@ -66,9 +76,14 @@ class IgnoreRules:
                 sub = rel[len(base) + 1:]
             else:
                 sub = rel
-            if spec.match_file(sub + "/" if is_dir else sub):
-                return True
-        return False
+            include = spec.check_file(sub + "/" if is_dir else sub).include
+            if include is not None:
+                verdict = include
+        if self.extra is not None:
+            include = self.extra.check_file(rel + "/" if is_dir else rel).include
+            if include is not None:
+                verdict = include
+        return bool(verdict)
 
 
 def is_venv(path: str) -> bool:
@@ -76,17 +91,32 @@ def is_venv(path: str) -> bool:
 
 
 def walk(root: str, ignore: list[str] | tuple[str, ...] = ()) -> Layout:
-    """Every file under `root` that is not ignored, classified."""
+    """Every file under `root` that is not ignored, classified.
+
+    Symlinks are followed only when they stay inside the root, and every real folder and file is
+    taken once: real paths first, so that a link to a folder of the tree adds nothing twice.
+    """
     root = os.path.realpath(root)
     layout = Layout(root)
     rules = IgnoreRules(root, ignore)
     seen_real: set[str] = set()
+    real_files: set[str] = set()
+    linked_dirs: list[str] = []
+    linked_files: list[str] = []
     stack = [root]
-    while stack:
+    while stack or linked_dirs:
+        if not stack:  # real folders are done: now the links, each unless its target was walked
+            link = linked_dirs.pop()
+            real = os.path.realpath(link)
+            if real in seen_real:
+                parent = os.path.realpath(os.path.dirname(link))
+                if parent == real or parent.startswith(real + os.sep):
+                    layout.problems.append((link, "IO004", "symlink loop: it points to a folder that holds it"))
+                continue
+            stack.append(link)
         folder = stack.pop()
         real = os.path.realpath(folder)
         if real in seen_real:
-            layout.problems.append((folder, "IO004", "symlink loop: this folder was already indexed"))
             continue
         seen_real.add(real)
         layout.dirs.add(folder)
@@ -96,7 +126,7 @@ def walk(root: str, ignore: list[str] | tuple[str, ...] = ()) -> Layout:
         if os.path.isfile(gi):
             rules.add_gitignore(rel_folder, gi)
         try:
-            entries = list(os.scandir(folder))
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
             layout.problems.append((folder, "IO003", f"folder could not be read: {exc.strerror or exc}"))
             continue
@@ -106,29 +136,54 @@ def walk(root: str, ignore: list[str] | tuple[str, ...] = ()) -> Layout:
             rel = f"{rel_folder}/{name}" if rel_folder else name
             try:
                 is_link = entry.is_symlink()
-                is_dir = entry.is_dir()
-                is_file = entry.is_file()
             except OSError:
                 continue  # vanished while we looked
             if is_link:
                 target = os.path.realpath(path)
+                if _loops(path):  # `a -> a`, `b -> c -> b`: not even stat-able
+                    layout.problems.append((path, "IO004", "symlink loop: it never reaches a file; not followed"))
+                    continue
                 if not _inside(target, root):
                     layout.problems.append((path, "IO004", "symlink points outside the root; not followed"))
                     continue
                 if not os.path.exists(target):
-                    continue
+                    continue  # a dangling link names nothing
+            try:
+                is_dir = entry.is_dir()
+                is_file = entry.is_file()
+            except OSError:
+                continue  # vanished while we looked
             if is_dir:
                 if name in SKIP_DIRS or (name.startswith(".") and name not in AGENT_DIRS):
                     continue
                 if rules.ignored(rel, True) or is_venv(path):
                     continue
-                stack.append(path)
+                (linked_dirs if is_link else stack).append(path)
             elif is_file:
                 if rules.ignored(rel, False):
                     continue
-                layout.files.add(path)
+                if is_link:
+                    linked_files.append(path)
+                else:
+                    layout.files.add(path)
+                    real_files.add(os.path.realpath(path) if folder != real else os.path.join(real, name))
+    for link in linked_files:
+        target = os.path.realpath(link)
+        layout.files.add(link)
+        if target in real_files:
+            layout.aliases[link] = target
+        else:  # the only way to it (its target is in a skipped folder)
+            real_files.add(target)
     _classify(layout)
     return layout
+
+
+def _loops(path: str) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def _inside(path: str, root: str) -> bool:
@@ -138,7 +193,7 @@ def _inside(path: str, root: str) -> bool:
 def _classify(layout: Layout) -> None:
     skill_dirs = set()
     for f in layout.files:
-        if os.path.basename(f).lower() == "skill.md":
+        if os.path.basename(f).lower() == "skill.md" and f not in layout.aliases:
             skill_dirs.add(os.path.dirname(f))
     plugin_dirs: dict[str, PluginDecl] = {}
     for f in layout.files:
@@ -158,7 +213,7 @@ def _classify(layout: Layout) -> None:
     layout.plugins = list(plugin_dirs.values()) + [p for p in layout.plugins if p.virtual]
     real_plugins = {p.dir for p in layout.plugins if not p.virtual}
     for f in layout.files:
-        if not f.endswith(".md") and not f.endswith(".MD"):
+        if not f.endswith(".md") and not f.endswith(".MD") or f in layout.aliases:
             continue
         parent = os.path.dirname(f)
         base = os.path.basename(f)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -12,9 +13,25 @@ from .model import FrontMatter, FrontMatterKey, Span
 _OPEN = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n")
 _CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.M)
 
+_YAML_ONLY_BREAKS = {0x85: " ", 0x2028: " ", 0x2029: " "}
 MAX_ALIASES = 64
 MAX_DEPTH = 32
 MAX_FRONT_MATTER_CHARS = 64_000
+MAX_NODES = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much YAML a front matter may hold before it is refused (settings `yaml-max-depth`,
+    `yaml-max-nodes`, `front-matter-max-chars`)."""
+
+    max_depth: int = MAX_DEPTH
+    max_nodes: int = MAX_NODES
+    max_chars: int = MAX_FRONT_MATTER_CHARS
+
+
+DEFAULT_LIMITS = Limits()
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 class _Refused(Exception):
@@ -36,10 +53,53 @@ def split_front_matter(text: str) -> tuple[int, int, int] | None:
 
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-MAX_NODES = 20_000
 
 
-def _check_shape(node: yaml.Node) -> None:
+def _too_deep(raw: str, limit: int) -> bool:
+    """Whether the YAML may nest deeper than `limit`, judged from its text alone.
+
+    libyaml composes nested nodes by recursion in C: thirty thousand `[` or `- ` overflow its
+    stack and kill the process, so depth must be refused before the loader sees the text. The
+    estimate counts indentation levels, leading `- `/`? ` markers and open brackets; it can only
+    over-count on brackets inside quoted text, which real front matter does not nest 32 deep.
+    """
+    flow = 0
+    indents: list[int] = []
+    for line in raw.split("\n"):
+        stripped = line.lstrip(" ")
+        if not stripped or stripped[0] == "#":
+            continue
+        if flow == 0:
+            indent = len(line) - len(stripped)
+            while indents and indents[-1] >= indent:
+                indents.pop()
+            indents.append(indent)
+        markers = 0
+        at = 0
+        while stripped.startswith(("- ", "? ", "-\t", "?\t"), at):
+            markers += 1
+            at += 2
+            while at < len(stripped) and stripped[at] in " \t":
+                at += 1
+            if len(indents) + markers > limit:
+                return True
+        peak = flow
+        if "[" in stripped or "{" in stripped or flow:
+            for m in _BRACKETS.finditer(stripped, at):
+                if m.group() in "[{":
+                    flow += 1
+                    if flow > peak:
+                        peak = flow
+                        if len(indents) + markers + peak > limit:
+                            return True
+                elif flow:
+                    flow -= 1
+        if len(indents) + markers + peak > limit:
+            return True
+    return False
+
+
+def _check_shape(node: yaml.Node, limits: Limits = DEFAULT_LIMITS) -> None:
     """Refuse alias bombs and deep nesting before anything is constructed.
 
     Aliases come back from the composer as shared nodes, so counting visits without memo
@@ -50,10 +110,10 @@ def _check_shape(node: yaml.Node) -> None:
     while stack:
         n, depth = stack.pop()
         visits += 1
-        if visits > MAX_NODES:
-            raise _Refused(f"front matter expands to more than {MAX_NODES:,} YAML nodes (aliases?); refused")
-        if depth > MAX_DEPTH:
-            raise _Refused(f"front matter nests deeper than {MAX_DEPTH} levels; refused")
+        if visits > limits.max_nodes:
+            raise _Refused(f"front matter expands to more than {limits.max_nodes:,} YAML nodes (aliases?); refused")
+        if depth > limits.max_depth:
+            raise _Refused(f"front matter nests deeper than {limits.max_depth} levels; refused")
         if isinstance(n, yaml.MappingNode):
             for k, v in n.value:
                 stack.append((k, depth + 1))
@@ -67,7 +127,7 @@ def _mark_span(node: yaml.Node, first_line: int) -> Span:
     return Span(s.line + first_line, s.column, e.line + first_line, e.column)
 
 
-def parse_front_matter(text: str) -> tuple[FrontMatter | None, int]:
+def parse_front_matter(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[FrontMatter | None, int]:
     """The front matter of `text` and the 0-based line where the body starts."""
     found = split_front_matter(text)
     if found is None:
@@ -87,16 +147,23 @@ def parse_front_matter(text: str) -> tuple[FrontMatter | None, int]:
     close_line = text.count("\n", 0, end)
     span = Span(0, 0, close_line, 3)
     fm = FrontMatter(span, raw, None)
-    if len(raw) > MAX_FRONT_MATTER_CHARS:
-        fm.error = f"front matter is larger than {MAX_FRONT_MATTER_CHARS} characters; not parsed"
+    if len(raw) > limits.max_chars:
+        fm.error = f"front matter is larger than {limits.max_chars:,} characters; not parsed"
         fm.error_span = Span(0, 0, 0, 3)
         return fm, body_line
+    if _too_deep(raw, limits.max_depth):
+        fm.error = f"front matter nests deeper than {limits.max_depth} levels; refused"
+        fm.error_span = Span(0, 0, 0, 3)
+        return fm, body_line
+    # YAML also breaks lines at NEL, LS and PS; editors and our spans do not. Read them as the
+    # spaces a plain scalar folds its line breaks into, so marks stay on the client's lines.
+    yaml_text = raw.translate(_YAML_ONLY_BREAKS) if ("\x85" in raw or "\u2028" in raw or "\u2029" in raw) else raw
     try:
-        loader = _Loader(raw)
+        loader = _Loader(yaml_text)
         try:
             node = loader.get_single_node()
             if node is not None:
-                _check_shape(node)
+                _check_shape(node, limits)
             data: Any = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()

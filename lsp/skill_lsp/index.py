@@ -26,8 +26,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from rapidfuzz import fuzz, process
+
 from .config import Settings, load_settings
-from .discover import AGENT_DIRS, SKIP_DIRS, IgnoreRules, Layout, is_venv, read_doc, walk
+from .discover import AGENT_DIRS, SKIP_DIRS, IgnoreRules, is_venv, read_doc, walk
 from .model import Doc, DocKind, ParsedDoc, Plugin, Resolution, Skill, Status, TargetKind
 from .parse import parse
 from .resolve import resolve
@@ -36,6 +38,13 @@ ROUTING_KINDS = {"table", "route_to", "arrow"}
 # Statuses whose outcome (candidates, the case-insensitive match, the list of matches) comes from
 # a scan of global tables rather than one keyed lookup: re-resolved whenever the name set changes.
 FUZZY = frozenset({Status.MISSING, Status.UNKNOWN_PLUGIN, Status.AMBIGUOUS, Status.CASE})
+# "Did you mean" candidates are names similar to the unresolved word (rapidfuzz ratio 75-85 in
+# resolve.py) or names that contain it (a name cut short by whole words). A fuzzy document is
+# re-resolved when a name that came or went in a batch is at least this similar (case-insensitive)
+# to one of its unresolved words, or contains it or is contained in it. The resolver may tune its
+# cutoffs down to this; the property test guards the assumption.
+FUZZY_NEAR = 60
+FUZZY_ALL = 400  # more changed names than this in one batch: re-resolve every fuzzy document
 # A file whose mtime is this close to the moment it was read may still change within the same
 # timestamp tick; its stamp is not trusted later (the "racy git" rule).
 RACY_NS = 2_000_000_000
@@ -60,10 +69,11 @@ class _Batch:
     touched: set[str] = field(default_factory=set)  # paths whose findings may change
     names_changed: bool = False
     reclass: set[str] = field(default_factory=set)  # dirs whose SKILL.md presence changed
-    before: dict[str, frozenset[tuple[str, str, bool, str]]] = field(default_factory=dict)  # doc -> edges before
+    before: dict[str, list[Resolution]] = field(default_factory=dict)  # doc -> resolutions before
     gone: set[str] = field(default_factory=set)  # documents (or read problems) that left the index
     moved: set[str] = field(default_factory=set)  # documents placed anew: ids and names may differ
     members: set[str] = field(default_factory=set)  # plugins whose skills changed (their router may)
+    names: set[str] = field(default_factory=set)  # names and file names that came or went
     plugins: set[str] = field(default_factory=set)  # plugins whose reachability may move
     skill_edges: bool = False  # a skill's routing edges may have moved (cycles)
     reorder: bool = False
@@ -102,9 +112,9 @@ class SkillIndex:
         self.deps: dict[str, set[str]] = defaultdict(set)  # lookup key -> docs that made it
         self.doc_deps: dict[str, set[str]] = {}
         self.fuzzy_docs: set[str] = set()
+        self._fuzzy_words: dict[str, set[str]] = {}
         self.read_problems: dict[str, tuple[str, str]] = {}  # path -> (code, message)
         self._walk_problems: dict[str, list[tuple[str, str, str]]] = {}
-        self.layouts: dict[str, Layout] = {}
         # Texts an editor gave for Markdown files that are not documents (yet): used if a new
         # SKILL.md makes them sheets, so that open buffers keep winning over the disk.
         self.detached: dict[str, str] = {}
@@ -113,22 +123,43 @@ class SkillIndex:
         self.generation = 0
         self._graph_cache: dict[str, object] = {}
         self._cycle_members: set[str] | None = None
-        self._cold = False
+        self._cold = False  # read by resolve.py's caches; the index never resolves mid-build
 
     @property
     def walk_problems(self) -> list[tuple[str, str, str]]:
         return [p for r in self.roots for p in self._walk_problems.get(r, ())]
 
+    def walk_problem_at(self, path: str) -> bool:
+        root = self.root_of(path)
+        return root is not None and any(p[0] == path for p in self._walk_problems.get(root, ()))
+
+    def _drop_walk_problems(self, path: str, b: _Batch, folder: bool) -> None:
+        """What walk reported about a path (a symlink, an unreadable folder) goes with the path."""
+        root = self.root_of(path)
+        problems = self._walk_problems.get(root or "")
+        if not problems:
+            return
+        prefix = path + os.sep
+        keep = [p for p in problems if not (p[0] == path or (folder and p[0].startswith(prefix)))]
+        if len(keep) != len(problems):
+            b.touched |= {p[0] for p in problems} - {p[0] for p in keep}
+            b.gone |= {p[0] for p in problems} - {p[0] for p in keep}
+            self._walk_problems[root or ""] = keep
+
     # --- building ---------------------------------------------------------------------------
     @classmethod
-    def from_roots(cls, roots: Iterable[str], settings: Settings | None = None) -> SkillIndex:
+    def from_roots(cls, roots: Iterable[str], settings: Settings | None = None,
+                   overlay: dict[str, str] | None = None) -> SkillIndex:
+        """A cold index of several roots, resolved once; `overlay` texts win over the disk."""
         ix = cls(settings)
         with ix.lock:
             for r in roots:
                 r = os.path.realpath(r)
                 if r not in ix.roots:
-                    ix._load_root(r, None)
+                    ix._load_root(r, overlay)
             ix._resolve_everything()
+            if overlay:
+                ix.editor_paths |= {p for p in overlay if p in ix.docs}
         return ix
 
     def add_root(self, root: str, overlay: dict[str, str] | None = None) -> set[str]:
@@ -141,6 +172,8 @@ class SkillIndex:
             if root in self.roots:
                 return set()
             self._load_root(root, overlay)
+            if overlay:
+                self.editor_paths |= {p for p in overlay if p in self.docs and p.startswith(root + os.sep)}
             self._resolve_everything()
             return set(self.docs) | set(self.read_problems)
 
@@ -183,9 +216,6 @@ class SkillIndex:
             self.roots.remove(root)
             self._load_root(root, texts, reuse=reuse, position=position)
             self.editor_paths |= {p for p in editor if p in self.docs}
-            for p, text in texts.items():
-                if p not in self.docs and p in self.files and is_markdown(p):
-                    self.detached[p] = text
             self._resolve_everything()
             return gone | set(self.docs) | set(self.read_problems)
 
@@ -199,7 +229,6 @@ class SkillIndex:
         self.root_settings[root] = settings
         self.settings_errors[root] = errors
         layout = walk(root, settings.ignore)
-        self.layouts[root] = layout
         self._walk_problems[root] = list(layout.problems)
         for d in sorted(layout.dirs):
             self._add_dir(d, None)
@@ -228,6 +257,9 @@ class SkillIndex:
             old = reuse.get(path)
             parsed = old.parsed if old is not None and old.parsed.text == up.text else parse(up.text)
             self._add_doc(path, kind, root, parsed, up)
+        for path, text in overlay.items():  # open buffers of files that are no documents (yet)
+            if path not in layout.docs and path in layout.files and is_markdown(path):
+                self.detached[path] = text
         self._sort_tables()
 
     def _unload_root(self, root: str) -> set[str]:
@@ -248,7 +280,6 @@ class SkillIndex:
                 del table[p]
         self.editor_paths = {p for p in self.editor_paths if not p.startswith(prefix)}
         self.racy = {p for p in self.racy if not p.startswith(prefix)}
-        self.layouts.pop(root, None)
         self._walk_problems.pop(root, None)
         self.root_settings.pop(root, None)
         self.settings_errors.pop(root, None)
@@ -273,6 +304,7 @@ class SkillIndex:
         self.dirs.add(d)
         if batch is not None:
             batch.keys.add("file:" + d)
+            batch.names.add(os.path.basename(d))
             batch.names_changed = True
         if d != root:
             parent = os.path.dirname(d)
@@ -291,6 +323,7 @@ class SkillIndex:
                 del self.subdirs[os.path.dirname(d)]
         if batch is not None:
             batch.keys.add("file:" + d)
+            batch.names.add(os.path.basename(d))
             batch.names_changed = True
 
     def _add_file(self, path: str, batch: _Batch | None) -> None:
@@ -310,6 +343,7 @@ class SkillIndex:
                 batch.reclass.add(parent)
         if batch is not None:
             batch.keys.add("file:" + path)
+            batch.names.add(os.path.basename(path))
             batch.names_changed = True
 
     def _drop_file(self, path: str, batch: _Batch | None) -> None:
@@ -333,6 +367,7 @@ class SkillIndex:
                 batch.reclass.add(parent)
         if batch is not None:
             batch.keys.add("file:" + path)
+            batch.names.add(os.path.basename(path))
             batch.names_changed = True
 
     def _add_plugin(self, plugin: Plugin, key: str, virtual: bool = False) -> None:
@@ -419,6 +454,8 @@ class SkillIndex:
             sdir = os.path.dirname(path)
             folder = os.path.basename(sdir)
             name = parsed.fm_name() or folder
+            if sheets is None and sdir in self.skills:
+                sheets = self.skills[sdir].sheets  # a second skill file in the folder takes it over
             skill = Skill(name, folder, sdir, path, root, plugin, sorted(sheets or ()))
             self.skills[sdir] = skill
             for n in {name, folder}:
@@ -449,13 +486,18 @@ class SkillIndex:
         if doc is None:
             return None
         if doc.kind is DocKind.SKILL:
-            skill = self.skills.get(doc.skill_dir or "")
+            sdir = os.path.dirname(path)
+            # names stay while another skill file of the folder (SKILL.md beside skill.md) has them
+            others = [self.docs[p] for p in self.files_in_dir.get(sdir, ())
+                      if p in self.docs and self.docs[p].kind is DocKind.SKILL]
+            keep = {n for o in others for n in _skill_names(o)}
+            for n in _skill_names(doc) - keep:
+                _discard(self.skill_by_name, n, sdir)
+            skill = self.skills.get(sdir)
             if skill is not None and skill.path == path:
-                del self.skills[skill.dir]
-                for n in {skill.name, skill.folder}:
-                    _discard(self.skill_by_name, n, skill.dir)
-                if skill.plugin and skill.plugin in self.plugins and skill.dir in self.plugins[skill.plugin].skills:
-                    self.plugins[skill.plugin].skills.remove(skill.dir)
+                del self.skills[sdir]
+                if not others and skill.plugin in self.plugins and sdir in self.plugins[skill.plugin].skills:
+                    self.plugins[skill.plugin].skills.remove(sdir)
         elif doc.kind is DocKind.SHEET:
             _discard(self.sheets_by_stem, os.path.basename(path)[:-3], path)
             if doc.skill_dir in self.skills and path in self.skills[doc.skill_dir].sheets:
@@ -472,19 +514,21 @@ class SkillIndex:
         doc = self.docs[path]
         deps: set[str] = set()
         out: list[Resolution] = []
-        fuzzy = False
+        words: set[str] = set()
         for ref in doc.parsed.references:
             res = resolve(self, doc, ref, deps)
             out.append(res)
             if res.target is not None and res.status in (Status.OK, Status.BAD_ANCHOR, Status.AMBIGUOUS, Status.CASE):
                 self.reverse[res.target.key].add(path)
-            fuzzy = fuzzy or res.status in FUZZY
+            if res.status in FUZZY:
+                words |= _words(ref.target)
         self.resolutions[path] = out
         self.doc_deps[path] = deps
         for key in deps:
             self.deps[key].add(path)
-        if fuzzy:
+        if words:
             self.fuzzy_docs.add(path)
+            self._fuzzy_words[path] = words
 
     def _unresolve(self, path: str) -> None:
         for res in self.resolutions.pop(path, ()):
@@ -501,6 +545,27 @@ class SkillIndex:
                 if not users:
                     del self.deps[key]
         self.fuzzy_docs.discard(path)
+        self._fuzzy_words.pop(path, None)
+
+    def _fuzzy_users(self, changed: set[str]) -> set[str]:
+        """Fuzzy documents whose unresolved words are near a name that came or went."""
+        names = {w for n in changed for w in _words(n)}
+        if not names or not self.fuzzy_docs:
+            return set()
+        if len(names) > FUZZY_ALL:
+            return set(self.fuzzy_docs)
+        pool = sorted(names)
+        near: dict[str, bool] = {}
+
+        def is_near(w: str) -> bool:
+            hit = near.get(w)
+            if hit is None:
+                hit = near[w] = (
+                    process.extractOne(w, pool, scorer=fuzz.ratio, score_cutoff=FUZZY_NEAR) is not None
+                    or any((w in x or x in w) for x in pool if min(len(w), len(x)) >= 3))
+            return hit
+
+        return {p for p in self.fuzzy_docs if any(is_near(w) for w in self._fuzzy_words.get(p, ()))}
 
     def _resolve_all(self, paths: Iterable[str]) -> None:
         for p in paths:
@@ -608,6 +673,7 @@ class SkillIndex:
             return {t for t in b.touched if t in self.docs or t in self.read_problems or t in b.gone}
 
     def _remove_path(self, path: str, b: _Batch) -> None:
+        self._drop_walk_problems(path, b, folder=True)
         if path in self.dirs:
             for f in self.files_under(path):
                 self._remove_file(f, b)
@@ -636,7 +702,7 @@ class SkillIndex:
     def _unplace(self, path: str, b: _Batch, stash: bool) -> None:
         """A document leaves the index (deleted, or no longer a document where it is)."""
         doc = self.docs[path]
-        b.before.setdefault(path, self._edges(path))
+        b.before.setdefault(path, self.resolutions.get(path, []))
         b.touched |= self._neighbours(doc)
         b.touched.add(path)
         b.gone.add(path)
@@ -673,6 +739,8 @@ class SkillIndex:
                 for p in skills:
                     self._place(p, DocKind.SKILL, ups.get(p), editor, b)
                     done.add(p)
+                for d in sorted({os.path.dirname(p) for p in skills}):
+                    done |= self._fix_skill_dir(d, ups, editor, b)
                 b.reclass |= before.symmetric_difference(self.skills)
                 pending -= set(skills)
                 continue
@@ -680,6 +748,37 @@ class SkillIndex:
                 self._place(p, kinds[p], ups.get(p), editor, b)
                 done.add(p)
             pending.clear()
+
+    def _fix_skill_dir(self, d: str, ups: dict[str, FileUpdate], editor: bool, b: _Batch) -> set[str]:
+        """A folder with several skill files (SKILL.md and skill.md): the last in path order owns
+        it, as in a cold index. If that is not so after this round, place the group again in order.
+        """
+        group = sorted(p for p in self.files_in_dir.get(d, ()) if self.classify(p) is DocKind.SKILL)
+        docs = [p for p in group if p in self.docs]
+        skill = self.skills.get(d)
+        if len(group) > 1:
+            b.touched.update(group)  # which one owns the folder decides the findings of each
+        if len(group) <= 1 and (skill is None) == (not docs):
+            return set()
+        if docs and skill is not None and skill.path == docs[-1] and skill.name == _skill_name(self.docs[docs[-1]]):
+            return set()
+        kept: dict[str, tuple[FileUpdate, bool]] = {}
+        for p in docs:
+            old = self.docs[p]
+            up = ups.get(p) or FileUpdate(old.parsed.text, old.parsed, self.read_problems.get(p), old.size,
+                                          old.mtime_ns, p in self.racy)
+            kept[p] = (up, p in self.editor_paths and p not in ups)
+            b.before.setdefault(p, self.resolutions.get(p, []))
+            b.touched |= self._neighbours(old) | {p}
+            b.keys |= self._identity_keys(old)
+            self._drop_doc(p)
+        for p in group:
+            up, was_editor = kept.get(p, (ups.get(p), False))
+            self._place(p, DocKind.SKILL, up, editor or was_editor, b)
+        if d in self.skills:  # the sheets that name this folder as their skill's
+            self.skills[d].sheets = sorted(p for p in self.files_under(d) if p in self.docs
+                                           and self.docs[p].kind is DocKind.SHEET and self.docs[p].skill_dir == d)
+        return set(group)
 
     def _md_under(self, folders: set[str]) -> set[str]:
         out: set[str] = set()
@@ -744,7 +843,7 @@ class SkillIndex:
                 return  # the same text in the same place: nothing to do
             if _same_identity(old.parsed, parsed):
                 # content only: replace in place (keeps dict order); re-resolve it and its anchor users
-                b.before.setdefault(path, self._edges(path))
+                b.before.setdefault(path, self.resolutions.get(path, []))
                 self.docs[path] = Doc(path, kind, root, parsed, owner, plugin, up.size, up.mtime_ns)
                 if old.parsed.headings != parsed.headings:
                     b.keys.add("anchors:" + path)
@@ -755,7 +854,7 @@ class SkillIndex:
         if old is not None:
             if old.kind is DocKind.SKILL and kind is DocKind.SKILL and old.skill_dir in self.skills:
                 sheets = list(self.skills[old.skill_dir].sheets)
-            b.before.setdefault(path, self._edges(path))
+            b.before.setdefault(path, self.resolutions.get(path, []))
             b.touched |= self._neighbours(old)
             b.keys |= self._identity_keys(old)
             self._note_graph(old, b)
@@ -775,19 +874,23 @@ class SkillIndex:
         for k in b.keys:
             users |= self.deps.get(k, set())
         if b.names_changed:
-            users |= self.fuzzy_docs
+            names = b.names | {k[5:] for k in b.keys if k.startswith("name:")}
+            users |= self._fuzzy_users(names)
         users = {u for u in users if u in self.docs}
-        resolved_before = {u: self.resolutions.get(u) for u in users}
         for u in users:
-            b.before.setdefault(u, self._edges(u))
+            b.before.setdefault(u, self.resolutions.get(u, []))
         self._graph_cache.clear()
         self._resolve_all(sorted(users))
         # a document whose resolutions came out the same has the same reference findings, unless
         # its messages name a document placed anew (a "did you mean" candidate's id may differ)
-        b.touched |= {u for u in users if u in b.dirty or resolved_before[u] != self.resolutions[u]
+        b.touched |= {u for u in users if u in b.dirty or b.before[u] != self.resolutions[u]
                       or (b.moved and _mentions(self.resolutions[u]) & b.moved)}
         for u in users:
-            moved = b.before[u] ^ self._edges(u)
+            if b.before[u] == self.resolutions[u]:
+                continue
+            # a file offered as a candidate counts as named for some rules (orphan sheets)
+            b.touched |= {c for c, _st in _offers(b.before[u]) ^ _offers(self.resolutions[u])}
+            moved = _edges(b.before[u]) ^ _edges(self.resolutions[u])
             if not moved:
                 continue
             doc = self.docs[u]
@@ -801,9 +904,10 @@ class SkillIndex:
                     b.plugins.add(target.plugin_dir)
                 elif key in self.plugins:
                     b.plugins.add(key)
-        for p, edges in b.before.items():
+        for p, before in b.before.items():
             if p not in self.docs:
-                for key, *_rest in edges:
+                b.touched |= {c for c, _st in _offers(before)}
+                for key, *_rest in _edges(before):
                     b.touched.add(key)
                     if key in self.dirs:
                         b.touched.update(f for f in self.files_under(key) if f in self.docs)
@@ -844,15 +948,10 @@ class SkillIndex:
     def _note_graph(self, doc: Doc, b: _Batch) -> None:
         if doc.plugin_dir:
             b.plugins.add(doc.plugin_dir)
-        if doc.kind is DocKind.SKILL:
-            b.skill_edges = True
-            if doc.plugin_dir:
-                b.members.add(doc.plugin_dir)
-
-    def _edges(self, path: str) -> frozenset[tuple[str, str, bool, str]]:
-        """What graph rules see of a document's references: target, kind, routing phrase, status."""
-        return frozenset((r.target.key, r.ref.kind.value, bool(r.ref.phrase), r.status.value)
-                         for r in self.resolutions.get(path, ()) if r.target is not None)
+        if doc.kind in (DocKind.SKILL, DocKind.SHEET):
+            b.skill_edges = True  # cycle findings weigh a skill's edges and its sheets
+        if doc.kind is DocKind.SKILL and doc.plugin_dir:
+            b.members.add(doc.plugin_dir)
 
     def _cycle_nodes(self) -> set[str]:
         """Skills on a cycle of routing edges (strongly connected, any routing kind).
@@ -873,9 +972,10 @@ class SkillIndex:
     def _identity_keys(self, doc: Doc) -> set[str]:
         """What other documents may have looked up to find this one."""
         keys = {"file:" + doc.path, "anchors:" + doc.path}
-        base = os.path.basename(doc.path)[:-3]
-        keys.add("name:" + base)
-        keys.add("name:" + base + ".md")  # `skill/sheet.md` looks the sheet up with its suffix
+        if doc.kind is not DocKind.SKILL:  # a skill goes by its folder and name, never "SKILL"
+            base = os.path.basename(doc.path)[:-3]
+            keys.add("name:" + base)
+            keys.add("name:" + base + ".md")  # `skill/sheet.md` looks the sheet up with its suffix
         if doc.kind is DocKind.SKILL:
             skill_dir = os.path.dirname(doc.path)
             keys.add("name:" + os.path.basename(skill_dir))
@@ -1013,6 +1113,37 @@ class SkillIndex:
             routers = [s for s in skills if s.folder.startswith("using-")] or skills
             return routers[0].path if len(routers) == 1 or routers is not skills else None
         return key if key in self.docs else None
+
+
+def _edges(resolutions: list[Resolution]) -> frozenset[tuple[str, str, bool, str]]:
+    """What graph rules see of a document's references: target, kind, routing phrase, status."""
+    return frozenset((r.target.key, r.ref.kind.value, bool(r.ref.phrase), r.status.value)
+                     for r in resolutions if r.target is not None)
+
+
+def _offers(resolutions: list[Resolution]) -> set[tuple[str, str]]:
+    return {(c, r.status.value) for r in resolutions for c in r.candidates}
+
+
+def _words(target: str) -> set[str]:
+    """Lower-case forms of a name or path for similarity tests: whole, last part, stem, parts."""
+    low = target.lower().strip("/")
+    out = {low}
+    parts = [p for p in low.replace(":", "/").split("/") if p and p not in (".", "..")]
+    for part in parts:
+        out.add(part)
+        if part.endswith(".md"):
+            out.add(part[:-3])
+    return out
+
+
+def _skill_names(doc: Doc) -> set[str]:
+    folder = os.path.basename(os.path.dirname(doc.path))
+    return {doc.parsed.fm_name() or folder, folder}
+
+
+def _skill_name(doc: Doc) -> str:
+    return doc.parsed.fm_name() or os.path.basename(os.path.dirname(doc.path))
 
 
 def _mentions(resolutions: list[Resolution]) -> set[str]:

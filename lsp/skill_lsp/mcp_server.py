@@ -100,10 +100,11 @@ class AgentTools:
         for c in candidates:
             c = os.path.normpath(c)
             real = os.path.realpath(c)
-            root = self.ix.root_of(real)
-            if root is None or self.ix.root_of(c) not in (None, root):
-                continue  # leaves the roots itself, or through a symlink
+            if self.ix.root_of(real) is None:
+                continue  # leaves the roots, by itself or through a symlink
             inside = True
+            if c in self.ix.files or c in self.ix.dirs or c in self.ix.docs:
+                return c  # the index's own spelling (a symlink inside a root stays one)
             if os.path.exists(real):
                 return real
         if not inside:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pyromark
 
-from .frontmatter import parse_front_matter
+from .frontmatter import DEFAULT_LIMITS, Limits, parse_front_matter
 from .model import Heading, ParsedDoc, Problem, Reference, RefKind, Span
 from .positions import LineMap
 from .slugs import SlugCounter
@@ -98,6 +98,9 @@ _TOKEN = re.compile(
     rf"|{_NAME}(?::{_NAME}|/{_NAME}(?:/{_NAME}(?:\.md)?)?)|/{_NAME}(?::{_NAME})?|{_NAME}){_END})"
     r"|(?P<word>[^\W_][\w'’]*)"
 )
+_FIRST_WORD = re.compile(r"\s*(\S+)")
+_NON_SPACE = re.compile(r"\S")
+_LABEL_MAX = 200  # a routing phrase is a phrase, not a page
 _NEXT_WORD = re.compile(r"[ \t]+([^\W\d_][\w'’]*)")
 # Words that may lead a list item ("see `x`", "use y") or follow a name ("`x` agent").
 _LEAD_WORDS = frozenset({"see", "use", "load", "read", "invoke", "run", "also", "first", "both", "either",
@@ -135,10 +138,15 @@ class _Table:
     cells: list[list[tuple]] = field(default_factory=list)
 
 
-def parse(text: str) -> ParsedDoc:
-    """Parse one Markdown file. Never raises on any input text."""
-    text = text.replace("\r\n", "\n") if "\r" in text else text
-    fm, body_line = parse_front_matter(text)
+def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> ParsedDoc:
+    """Parse one Markdown file. Never raises on any input text.
+
+    `limits` bound the front matter's YAML (the settings `yaml-max-depth`, `yaml-max-nodes` and
+    `front-matter-max-chars`); the defaults suit every real tree we know.
+    """
+    # LSP clients break lines at \n, \r\n and a lone \r: so do our spans
+    text = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    fm, body_line = parse_front_matter(text, limits)
     lm = LineMap(text)
     builder = _Builder(text, lm)
     builder.run()
@@ -375,7 +383,7 @@ class _Builder:
     def _heading(self, pieces: list[tuple], level: int, start: int, end: int) -> None:
         if not level:
             return
-        text = "".join(p[1] for p in pieces if p[0] != BREAK).strip()
+        text = "".join([p[1] for p in pieces if p[0] != BREAK]).strip()
         data = self.data
         while end > start and data[end - 1] in (10, 13, 32):  # trailing newline and spaces
             end -= 1
@@ -414,7 +422,11 @@ class _Builder:
 
     # --- blocks -----------------------------------------------------------------------------
     def _flush(self, pieces: list[tuple]) -> None:
-        joined = "".join([p[1] for p in pieces if p[0] == TEXT])
+        if len(pieces) == 1:  # most blocks: one piece of text (a list item, a cell, a line)
+            first = pieces[0]
+            joined = first[1] if first[0] == TEXT else ""
+        else:
+            joined = "".join([p[1] for p in pieces if p[0] == TEXT])
         if not _may_hold_reference(joined):
             # Nothing in the plain text can start a reference (the usual case): only code
             # spans, links and bold names remain, and most blocks have none of those either.
@@ -451,7 +463,9 @@ class _Builder:
                 before += p[1]
             else:
                 before += p[1]
-        # Arrows: the name right after the arrow, in the same text or the next piece.
+        # Arrows: the name right after the arrow, in the same text or the next piece. The label
+        # is what leads to the arrow since the line start or the previous arrow ("a → b → c":
+        # "a" leads to b, "b" to c), cut to a phrase's length.
         handled: set[int] = set()
         label_parts: list[str] = []
         for i, p in enumerate(pieces):
@@ -459,9 +473,14 @@ class _Builder:
                 label_parts.append(p[1])
                 continue
             text = p[1]
+            prev = 0
             for m in _ARROW.finditer(text):
-                label = ("".join(label_parts) + text[: m.start()]).strip(" :-*\"'`")
-                if text[m.end():].strip():
+                head = text[prev:m.start()]
+                label = "".join(label_parts) + head if label_parts else head
+                label = label[-_LABEL_MAX:].strip(" :-*\"'`")
+                label_parts = []
+                prev = m.end()
+                if _NON_SPACE.search(text, m.end()):
                     ref = self._first_name(p, m.end(), RefKind.ARROW, label)
                     if ref:
                         self.refs.append(ref)
@@ -472,7 +491,7 @@ class _Builder:
                         handled.add(i + 1)
                         self.refs.append(ref)
                         self._phrase(label, ref.span)
-            label_parts.append(text)
+            label_parts.append(text[prev:] if prev else text)
         self._prose_pieces([p for i, p in enumerate(pieces) if i not in handled])
 
     def _phrase(self, phrase: str, span: Span) -> None:
@@ -539,7 +558,9 @@ class _Builder:
                     self._prose_rest(pieces, i, m.start())
                     return
                 item_has_name = True
-                if p[3] and text.strip() == token:  # **name**: a single word made bold on purpose
+                # **name**, or a cell (or Route to line) that holds nothing but this one word
+                if (p[3] and text.strip() == token) or (len(pieces) == 1 and
+                                                       text[offset:].strip(" .:*\"'") == token):
                     ref = self._name_ref(p, token, m.start(), kind, phrase, bold=True)
                     if ref:
                         self.refs.append(ref)
@@ -699,14 +720,14 @@ class _Builder:
         return self.lm.span(start + idx, start + idx + len(token))
 
     def _first_name(self, p: tuple, offset: int, kind: RefKind, phrase: str) -> Reference | None:
-        rest = p[1][offset:]
+        text = p[1]
         # Only the word right after the arrow: "→ check the loss" is prose, "→ my-skill" a route.
-        m = re.match(r"\s*(\S+)", rest)
+        m = _FIRST_WORD.match(text, offset)
         if not m:
             return None
         word = m.group(1).rstrip(".,;:)")
-        word_at = offset + m.start(1)
-        after = _NEXT_WORD.match(rest, m.end(1))
+        word_at = m.start(1)
+        after = _NEXT_WORD.match(text, m.end(1))
         if after and after.group(1).lower() not in _TAIL_WORDS:
             return None  # "→ delivery-orchestration package": a chain of prose, not a route
         for rx in (_QUALIFIED, _SLASH, _MD_PATH, _KEBAB):
@@ -739,7 +760,7 @@ class _Builder:
     def _qualified_in_text(self, p: tuple, pos: int = 0) -> list[Reference]:
         text = p[1]
         out: list[Reference] = []
-        if ":" in text:
+        if ":" in text and _QUALIFIED_COLON.search(text, pos):
             for m in _QUALIFIED.finditer(text, pos):
                 # plugin/name in prose is too often a path or an either/or ("train/test"); keep the
                 # colon form, which authors use for cross-pack references in running text.

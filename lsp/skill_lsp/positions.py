@@ -8,11 +8,18 @@ from operator import add
 
 from .model import Span
 
+_CONTINUATION = bytes(range(0x80, 0xC0))  # UTF-8 bytes that do not start a code point
+
+
+def code_points(data: bytes) -> int:
+    """Code points in a UTF-8 byte string, without decoding it."""
+    return len(data.translate(None, _CONTINUATION))
+
 
 class LineMap:
     """Maps UTF-8 byte offsets of one text to 0-based (line, code-point column)."""
 
-    __slots__ = ("data", "starts", "ascii")
+    __slots__ = ("data", "starts", "ascii", "_cursor")
 
     def __init__(self, text: str) -> None:
         self.data = text.encode("utf-8", "surrogatepass")
@@ -21,6 +28,10 @@ class LineMap:
         lengths = list(map(len, self.data.split(b"\n")))
         lengths.pop()
         self.starts = list(map(add, accumulate(lengths, initial=0), range(len(lengths) + 1)))
+        # (line, byte offset, column) of the last position asked for: positions come in
+        # document order, so on a long non-ASCII line each is counted from the previous one
+        # rather than from the line start (which would be quadratic on a 1 MB line)
+        self._cursor = (-1, 0, 0)
 
     def position(self, offset: int) -> tuple[int, int]:
         if offset < 0:
@@ -31,7 +42,13 @@ class LineMap:
         start = self.starts[line]
         if self.ascii:
             return line, offset - start
-        return line, len(self.data[start:offset].decode("utf-8", "ignore"))
+        c_line, c_byte, c_col = self._cursor
+        if c_line == line and c_byte <= offset:
+            col = c_col + code_points(self.data[c_byte:offset])
+        else:
+            col = code_points(self.data[start:offset])
+        self._cursor = (line, offset, col)
+        return line, col
 
     def span(self, start: int, end: int) -> Span:
         sl, sc = self.position(start)

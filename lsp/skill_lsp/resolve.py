@@ -233,12 +233,14 @@ def _resolve_qualified(ix: SkillIndex, doc: Doc, ref: Reference, parts: list[str
         for p in ix.sheets_by_stem.get(parts[1].removesuffix(".md"), ()):
             if ix.docs[p].skill_dir == skill.dir:
                 return Resolution(ref, Status.OK, Target(TargetKind.SHEET, p, ref.anchor))
+    # the pack named without its faction prefix (`/bread:shape` for `bakery-bread`) or misspelt
+    suffixed = list(ix.plugins_by_suffix.get(parts[0], ()))
     cands = process.extract(parts[0], list(ix.plugin_by_name), scorer=fuzz.ratio, score_cutoff=80, limit=3)
+    found = suffixed + [k for c in cands for k in ix.plugins_named(c[0])[:1] if k not in suffixed]
     detail = parts[0]
-    if not cands and len(parts) >= 3:
+    if not found and len(parts) >= 3:
         detail = f"{parts[0]}-{parts[1]}"
-    return Resolution(ref, Status.UNKNOWN_PLUGIN, candidates=tuple(ix.plugins_named(c[0])[0] for c in cands),
-                      detail=detail)
+    return Resolution(ref, Status.UNKNOWN_PLUGIN, candidates=tuple(found[:3]), detail=detail)
 
 
 def _in_plugin(ix: SkillIndex, ref: Reference, plugin_key: str, rest: list[str]) -> Resolution:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _DROP = re.compile(r"[^\w\- ]", re.UNICODE)
 _TAG = re.compile(r"<[^>]+>")
 
 
+@lru_cache(maxsize=8192)  # headings repeat across a tree ("Overview", "When to Use")
 def github_slug(text: str) -> str:
     """The anchor GitHub gives a heading: lowercase, punctuation dropped, spaces to hyphens."""
     if "<" in text:

@@ -21,7 +21,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     shall she should so some such than that the their theirs them then there these they this those
     through thus to too under until up upon us use used uses using very via was we were what when
     whenever where whether which while who whom whose why will with within without would yet you
-    your yours yourself e g ie eg vs skill skills""".split()
+    your yours yourself e g ie eg vs skill skills""".split()  # noqa: SIM905 - a word list reads better
 )
 
 _VOWELS = frozenset("aeiou")
@@ -88,9 +88,7 @@ def _porter(w: str) -> str:
         i = w.rfind("is")
         w = w[:i] + "iz" + w[i + 2:]
     # step 1a
-    if w.endswith("sses"):
-        w = w[:-2]
-    elif w.endswith("ies"):
+    if w.endswith(("sses", "ies")):
         w = w[:-2]
     elif w.endswith("ss"):
         pass
@@ -145,24 +143,31 @@ def _porter(w: str) -> str:
     return w
 
 
-_CACHE: dict[str, str] = {}
+_CACHE: dict[str, str] = {}  # word -> stem, or "" for a word that is dropped
+_CACHE_MAX = 500_000  # bounded: decoy corpora and random queries must not grow it forever
+
+
+def _term(word: str) -> str:
+    if len(word) < 2 or word in STOP_WORDS:
+        return ""
+    return word if len(word) <= 3 or not word.isalpha() else _porter(word)
 
 
 def stem(word: str) -> str:
     """Porter stem of one lowercase word; digits and short words pass through."""
-    s = _CACHE.get(word)
-    if s is None:
-        s = word if len(word) <= 3 or not word.isalpha() else _porter(word)
-        if len(_CACHE) < 500_000:  # bounded: decoy corpora and random queries must not grow it forever
-            _CACHE[word] = s
-    return s
+    return _porter(word) if len(word) > 3 and word.isalpha() else word
 
 
 def tokens(text: str) -> list[str]:
     """Stemmed content words of a text, in order (stop words and one-letter words dropped)."""
+    cache = _CACHE
     out = []
     for w in _TOKEN.findall(text.lower()):
-        if len(w) < 2 or w in STOP_WORDS:
-            continue
-        out.append(stem(w))
+        t = cache.get(w)
+        if t is None:
+            t = _term(w)
+            if len(cache) < _CACHE_MAX:
+                cache[w] = t
+        if t:
+            out.append(t)
     return out

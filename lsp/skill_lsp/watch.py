@@ -413,26 +413,44 @@ class _Plan:
     dirs: set[str] = field(default_factory=set)
     stamps: dict[str, FileUpdate] = field(default_factory=dict)
     stash: dict[str, str] = field(default_factory=dict)  # open documents deleted on disk
+    to_read: dict[str, str | None] = field(default_factory=dict)  # path -> the index's text (None: no doc)
     filters: dict[str, PathFilter] = field(default_factory=dict)
     sources: dict[str, set[str]] = field(default_factory=dict)  # root -> marketplace source dirs
     new_skill: bool = False
 
-    def root_changed(self, root: str) -> bool:
-        return root in self.reindex
+
+@dataclass
+class _Seen:
+    """What the disk says about one path, looked at before the index lock is taken."""
+
+    path: str
+    root: str
+    scan: bool  # created or moved here: look at a folder whole
+    kind: Literal["gone", "link", "dir", "file", "other"]
+    files: set[str] = field(default_factory=set)  # for folders: what walk would index under it
+    dirs: set[str] = field(default_factory=set)
+    link_inside: bool = False  # a symlink or an unreadable folder under it: walk decides those
+    allowed: bool = True
 
 
 def apply_changes(ix: SkillIndex, changes: Iterable[Change], open_paths: Iterable[str] = ()) -> set[str]:
     """Bring the index in line with the disk for the paths of a batch. Returns touched paths.
 
     Files open in an editor keep the editor's text (they are skipped unless they vanished or
-    appeared). Reading and parsing happen before the index lock is taken.
+    appeared). The disk is read and Markdown parsed outside the index lock; the lock is held
+    only to decide what changed and to commit it, so readers on other threads wait little.
     """
-    plan = _plan(ix, list(changes), {os.path.normpath(p) for p in open_paths})
+    plan = _Plan({os.path.normpath(p) for p in open_paths})
+    seen = _look(ix, plan, list(changes))  # disk only
+    with ix.lock:
+        _decide(ix, plan, seen)  # index only
+    _read(ix, plan)  # disk and parsing only
     touched: set[str] = set()
     with ix.lock:
         for root in sorted(plan.reindex):
             if root in ix.roots:
                 touched |= ix.reindex_root(root, keep_open=plan.open_paths)
+        _drop_reindexed(ix, plan)
         if plan.upserts or plan.removals or plan.dirs:
             touched |= ix.commit(plan.upserts, sorted(plan.removals), sorted(plan.dirs))
         for path, up in plan.stamps.items():
@@ -443,13 +461,13 @@ def apply_changes(ix: SkillIndex, changes: Iterable[Change], open_paths: Iterabl
     return touched
 
 
-def _plan(ix: SkillIndex, changes: list[Change], open_paths: set[str]) -> _Plan:
-    plan = _Plan(open_paths)
+def _look(ix: SkillIndex, plan: _Plan, changes: list[Change]) -> list[_Seen]:
     todo: dict[str, bool] = {}  # path -> scan it whole if it is a folder
     for ch in changes:
         if ch.kind == "modified" and ch.is_dir:
             continue
-        ends = [(ch.path, ch.kind == "created")]
+        # a folder that was created, or "deleted" yet is there (replaced), is looked at whole
+        ends = [(ch.path, ch.kind in ("created", "deleted"))]
         if ch.kind == "moved" and ch.dest:
             ends.append((ch.dest, True))
         for p, scan in ends:
@@ -457,39 +475,101 @@ def _plan(ix: SkillIndex, changes: list[Change], open_paths: set[str]) -> _Plan:
             if os.path.basename(p).lower() == "skill.md":
                 plan.new_skill = True
             todo[p] = todo.get(p, False) or scan
+    out: list[_Seen] = []
     scanned: set[str] = set()
     for p in sorted(todo):
         root = ix.root_of(p)
-        if root is None or plan.root_changed(root) or _under(p, scanned, root):
-            continue
-        if _structural_name(p, root):
-            plan.reindex.add(root)
+        if root is None or _under(p, scanned, root):
             continue
         try:
             st = os.lstat(p)
         except OSError:
-            st = None
-        if st is None:
-            _vanished(ix, plan, p, root)
-        elif stat.S_ISLNK(st.st_mode):
-            plan.reindex.add(root)  # walk follows links inside the root and refuses others: its call
+            out.append(_Seen(p, root, todo[p], "gone"))
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            out.append(_Seen(p, root, todo[p], "link"))
         elif stat.S_ISDIR(st.st_mode):
-            if _structural_dir(ix, plan, p, root) and (todo[p] or p not in ix.dirs):
-                plan.reindex.add(root)
-            elif (todo[p] or p not in ix.dirs) and _scan(ix, plan, p, root):
-                scanned.add(p)
+            seen = _Seen(p, root, todo[p], "dir")
+            filt = _filter(ix, plan, root)
+            seen.allowed = filt.allows(p, True)
+            if seen.allowed and (seen.scan or p not in ix.dirs):  # else only its own event: skipped
+                _walk_disk(seen, filt)
+                if seen.scan:
+                    scanned.add(p)
+            out.append(seen)
         elif stat.S_ISREG(st.st_mode):
-            if _filter(ix, plan, root).allows(p, False):
+            out.append(_Seen(p, root, todo[p], "file", allowed=_filter(ix, plan, root).allows(p, False)))
+    return out
+
+
+def _walk_disk(seen: _Seen, filt: PathFilter) -> None:
+    """What walk would index under a folder (no index access here)."""
+    stack = [seen.path]
+    while stack:
+        d = stack.pop()
+        seen.dirs.add(d)
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            seen.link_inside = True  # walk reports unreadable folders: let it
+            return
+        for e in entries:
+            path = os.path.join(d, e.name)
+            try:
+                if e.is_symlink():
+                    seen.link_inside = True
+                    return
+                if e.is_dir():
+                    if filt.allows(path, True):
+                        stack.append(path)
+                elif e.is_file() and filt.allows(path, False):
+                    seen.files.add(path)
+            except OSError:
+                continue  # vanished while we looked
+
+
+def _decide(ix: SkillIndex, plan: _Plan, seen: list[_Seen]) -> None:
+    """Under the index lock: what each path means for the index, and which files to read."""
+    for s in seen:
+        p, root = s.path, s.root
+        if root in plan.reindex or root not in ix.roots:
+            continue
+        if _structural_name(p, root) or s.kind == "link":
+            plan.reindex.add(root)  # walk follows links inside the root and refuses others: its call
+        elif s.kind == "gone":
+            _vanished(ix, plan, p, root)
+        elif s.kind == "dir":
+            if not s.allowed:
+                if p in ix.dirs:
+                    plan.removals.add(p)
+            elif not (s.scan or p not in ix.dirs):
+                continue  # a folder's own event: its files report for themselves
+            elif _structural_dir(ix, plan, p, root) or s.link_inside or any(
+                    (d not in ix.dirs and _structural_dir(ix, plan, d, root)) for d in s.dirs) or any(
+                    (f not in ix.files and _structural_name(f, root)) for f in s.files):
+                plan.reindex.add(root)
+            else:
+                if p in ix.dirs:
+                    plan.removals |= set(ix.files_under(p)) - s.files
+                    plan.removals |= set(ix.dirs_under(p)) - s.dirs
+                plan.dirs |= s.dirs
+                for f in sorted(s.files):
+                    _check_file(ix, plan, f)
+        elif s.kind == "file":
+            if s.allowed:
                 _check_file(ix, plan, p)
             elif p in ix.files:
                 plan.removals.add(p)
-    if plan.reindex:
-        for table in (plan.upserts, plan.stamps, plan.stash):
-            for p in [p for p in table if ix.root_of(p) in plan.reindex]:
-                del table[p]
-        plan.removals = {p for p in plan.removals if ix.root_of(p) not in plan.reindex}
-        plan.dirs = {p for p in plan.dirs if ix.root_of(p) not in plan.reindex}
-    return plan
+
+
+def _drop_reindexed(ix: SkillIndex, plan: _Plan) -> None:
+    if not plan.reindex:
+        return
+    for table in (plan.upserts, plan.stamps, plan.stash):
+        for p in [p for p in table if ix.root_of(p) in plan.reindex]:
+            del table[p]
+    plan.removals = {p for p in plan.removals if ix.root_of(p) not in plan.reindex}
+    plan.dirs = {p for p in plan.dirs if ix.root_of(p) not in plan.reindex}
 
 
 def _under(path: str, folders: set[str], root: str) -> bool:
@@ -562,14 +642,15 @@ def _vanished(ix: SkillIndex, plan: _Plan, path: str, root: str) -> None:
         if path != root and _structural_dir(ix, plan, path, root):
             plan.reindex.add(root)
             return
-        # an ignore file under it may be cached by filters; and walk never saw what it ignored
-        if any(os.path.basename(f) == ".gitignore" for f in ix.files_under(path)):
+        under = ix.files_under(path)
+        # walk never saw what an ignore file under it ignored: let walk look again
+        if any(os.path.basename(f) == ".gitignore" for f in under):
             plan.reindex.add(root)
             return
         plan.removals.add(path)
-        for f in ix.files_under(path):
+        for f in under:
             _stash(ix, plan, f)
-    elif path in ix.files or path in ix.detached or path in ix.read_problems:
+    elif path in ix.files or path in ix.detached or path in ix.read_problems or ix.walk_problem_at(path):
         plan.removals.add(path)
         _stash(ix, plan, path)
 
@@ -582,54 +663,8 @@ def _stash(ix: SkillIndex, plan: _Plan, path: str) -> None:
             plan.stash[path] = text
 
 
-def _scan(ix: SkillIndex, plan: _Plan, folder: str, root: str) -> bool:
-    """Reconcile a folder with the disk (what walk would index under it). False if re-indexing."""
-    filt = _filter(ix, plan, root)
-    if not filt.allows(folder, True):
-        if folder in ix.dirs:
-            plan.removals.add(folder)
-        return True
-    files: set[str] = set()
-    dirs: set[str] = set()
-    stack = [folder]
-    while stack:
-        d = stack.pop()
-        dirs.add(d)
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            plan.reindex.add(root)  # walk reports unreadable folders: let it
-            return False
-        for e in entries:
-            path = os.path.join(d, e.name)
-            try:
-                if e.is_symlink():
-                    plan.reindex.add(root)
-                    return False
-                if e.is_dir():
-                    if filt.allows(path, True):
-                        if path not in ix.dirs and _structural_dir(ix, plan, path, root):
-                            plan.reindex.add(root)
-                            return False
-                        stack.append(path)
-                elif e.is_file() and filt.allows(path, False):
-                    if path not in ix.files and _structural_name(path, root):
-                        plan.reindex.add(root)
-                        return False
-                    files.add(path)
-            except OSError:
-                continue  # vanished while we looked
-    if folder in ix.dirs:
-        plan.removals |= set(ix.files_under(folder)) - files
-        plan.removals |= set(ix.dirs_under(folder)) - dirs
-    plan.dirs |= dirs
-    for f in sorted(files):
-        _check_file(ix, plan, f)
-    return True
-
-
 def _check_file(ix: SkillIndex, plan: _Plan, path: str) -> None:
-    """The content check: size and mtime first, then the text; a touch without a change is free."""
+    """The content check, first half: size and mtime; what is left to read is read unlocked."""
     if path in plan.open_paths:
         if path in ix.files:
             return  # the editor's text wins
@@ -649,17 +684,22 @@ def _check_file(ix: SkillIndex, plan: _Plan, path: str) -> None:
             return
         if st.st_size == doc.size and st.st_mtime_ns == doc.mtime_ns:
             return
-    kind = ix.classify(path) if path in ix.files else None
-    if doc is None and path in ix.files and path not in ix.read_problems and kind is None and not plan.new_skill:
+    if (doc is None and path in ix.files and path not in ix.read_problems and ix.classify(path) is None
+            and not plan.new_skill):
         return  # Markdown that is no document; a new SKILL.md above it would read it then
-    up = _read_update(path, ix.settings_for(path).max_file_bytes)
-    if doc is not None and up.text == doc.parsed.text and up.problem == ix.read_problems.get(path):
-        plan.stamps[path] = up
-        return
-    if up.text is not None and (doc is not None or kind is not None or plan.new_skill
-                                or os.path.basename(path).lower() == "skill.md"):
-        up.parsed = parse(up.text)
-    plan.upserts[path] = up
+    plan.to_read[path] = doc.parsed.text if doc is not None else None
+
+
+def _read(ix: SkillIndex, plan: _Plan) -> None:
+    """The content check, second half, outside the lock: read, compare with the index, parse."""
+    for path, known in plan.to_read.items():
+        up = _read_update(path, ix.settings_for(path).max_file_bytes)
+        if known is not None and up.text == known and up.problem == ix.read_problems.get(path):
+            plan.stamps[path] = up
+            continue
+        if up.text is not None:
+            up.parsed = parse(up.text)
+        plan.upserts[path] = up
 
 
 # --- skill-lsp check --watch --------------------------------------------------------------------

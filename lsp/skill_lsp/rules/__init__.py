@@ -9,6 +9,7 @@ from .base import FILE_START, finding
 from .budgets import check_budgets
 from .frontmatter import check_front_matter
 from .graph import check_graph
+from .manifests import check_manifest, manifest_paths
 from .references import check_references
 from .registry import BY_CODE, RULES, Rule
 
@@ -20,6 +21,8 @@ __all__ = ["BY_CODE", "RULES", "Rule", "check_path", "check_all"]
 
 def check_path(ix: SkillIndex, path: str) -> list[Finding]:
     """Every finding of one file: what reading it, parsing it and resolving it revealed."""
+    if path.endswith(".json"):
+        return check_manifest(ix, path)
     settings = ix.settings_for(path)
     raw: list[Finding] = []
     problem = ix.read_problems.get(path)
@@ -56,6 +59,8 @@ def check_all(ix: SkillIndex) -> list[Finding]:
     out: list[Finding] = []
     for p in sorted(paths):
         out.extend(check_path(ix, p))
+    for m in manifest_paths(ix):
+        out.extend(check_manifest(ix, m))
     for path, code, message in ix.walk_problems:
         out.append(finding(code, path, Span(0, 0, 0, 0), message))
     return out

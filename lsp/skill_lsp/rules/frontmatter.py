@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from ..config import Settings
+from ..config import DEFAULT_USE_WHEN, Settings
 from ..frontmatter import quote_value_fix
 from ..model import Doc, DocKind, Finding, Fix, Span
 from .base import FILE_START, finding
@@ -92,9 +92,15 @@ def check_front_matter(doc: Doc, settings: Settings) -> list[Finding]:
 
 
 _PATTERN_CACHE: dict[str, re.Pattern[str]] = {}
+# Trigger wordings real trees use besides "Use when": "Use this skill any time ...", "Trigger
+# whenever ...", "TRIGGER — ... whenever: ...". Added to the default pattern only: a tree that
+# sets its own pattern gets exactly that.
+MORE_TRIGGERS = r"|\bwhenever\b|\btrigger(?:s|ed)?\b|\buse (?:this skill |it |this )?any ?time\b"
 
 
 def _says_when(desc: str, pattern: str) -> bool:
+    if pattern == DEFAULT_USE_WHEN:
+        pattern = DEFAULT_USE_WHEN + MORE_TRIGGERS
     rx = _PATTERN_CACHE.get(pattern)
     if rx is None:
         try:

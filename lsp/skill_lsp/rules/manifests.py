@@ -406,6 +406,8 @@ class _Checker:
                      "that holds .claude-plugin/)")
         if suffix and not value.endswith(suffix):
             self.add("PL001", span, f"{use.field}: {value!r} must name a {suffix} file")
+        if "${" in value or value.startswith("$"):
+            return None  # ${CLAUDE_PLUGIN_ROOT} and friends are expanded by Claude Code, not by us
         bases = [use.base] + ([alt_base] if alt_base else [])
         for base in bases:
             target = os.path.normpath(os.path.join(base, value))

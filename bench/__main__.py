@@ -1,0 +1,7 @@
+"""`python -m bench`: the performance suite (bench/run.py)."""
+
+import sys
+
+from .run import main
+
+sys.exit(main())
