@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,14 +36,15 @@ def run(eval_dir: Path, corpora: Path, decoys: int) -> dict[str, object]:
         if tree and (corpora / tree).is_dir():
             sets.setdefault(tree, []).append((f.stem, read_queries(str(f))))
     report: dict[str, object] = {}
-    # alone: each set over its own tree; buried: all trees and the decoys in one index (harder than
-    # one tree with the decoys, and one 10k-skill build instead of three)
+    # alone: each set over its own tree. Buried: every tree and the decoys in one index (one
+    # 10k-skill build instead of three), each set answered from its own tree and the decoys only
+    # (the `root` scope of skills/route): its tree buried among the decoys.
     phases: list[tuple[str, list[tuple[list[str], list[tuple[str, list]]]]]] = [
         ("alone", [([str(corpora / tree)], tree_sets) for tree, tree_sets in sets.items()])]
+    decoy_root = decoy_tree(decoys) if decoys else ""
     if decoys:
-        everything = [s for tree_sets in sets.values() for s in tree_sets]
-        phases.append((f"with {decoys} decoys", [([str(corpora / t) for t in sets] + [decoy_tree(decoys)],
-                                                  everything)]))
+        phases.append((f"with {decoys} decoys", [([str(corpora / t) for t in sets] + [decoy_root],
+                                                  [(f"{t}|{n}", r) for t, ts in sets.items() for n, r in ts])]))
     for label, runs in phases:
         table = []
         for roots, tree_sets in runs:
@@ -55,7 +57,11 @@ def run(eval_dir: Path, corpora: Path, decoys: int) -> dict[str, object]:
             print(f"[{label}] {len(ix.docs)} documents in {len(roots)} roots: index {t1 - t0:.1f}s, "
                   f"router {t2 - t1:.1f}s", file=sys.stderr, flush=True)
             for name, rows in tree_sets:
-                ours, base = evaluate(ix, rows, baseline)
+                scope = None
+                if "|" in name:
+                    tree, name = name.split("|", 1)
+                    scope = [os.path.realpath(corpora / tree), os.path.realpath(decoy_root)]
+                ours, base = evaluate(ix, rows, baseline, roots=scope)
                 table.append((name, ours.row(), base.row()))
                 report[f"{label}/{name}"] = {"ours": ours.row(), "bm25": base.row(),
                                              "index_s": t1 - t0, "router_build_s": t2 - t1}

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from skill_lsp.agent_api import list_request, resolve_request, route_request
 from skill_lsp.index import SkillIndex
 

@@ -84,3 +84,18 @@ def test_rb002_is_quiet_for_skills_that_say_what_sets_them_apart(tmp_path: Path)
     })
     for rel in ("skills/unit-tests/SKILL.md", "skills/load-tests/SKILL.md"):
         assert codes(ix, rel, tmp_path) == []
+
+
+def test_routability_checks_are_opt_in_through_settings(tmp_path: Path) -> None:
+    from skill_lsp.rules import check_all
+
+    router = skill("using-garden", "Use when a garden problem needs the right skill.",
+                   "| Symptom | Skill |\n|---|---|\n"
+                   "| Slugs chew holes in cabbages overnight | pruning |\n"
+                   "| Fruit trees grow too dense | pruning |\n"
+                   "| Leaves turn yellow, seedlings stall | soil-testing |\n")
+    ix = write(tmp_path, {**LEAVES, "skills/using-garden/SKILL.md": router})
+    assert not [f for f in check_all(ix) if f.code.startswith("RB")]
+    (tmp_path / ".skill-lsp.toml").write_text("routability = true\n", encoding="utf-8")
+    ix = SkillIndex.from_roots([str(tmp_path)])
+    assert [f.code for f in check_all(ix) if f.code.startswith("RB")] == ["RB001"]

@@ -40,6 +40,9 @@ class Settings:
     listing_limit: int = 1536
     max_file_bytes: int = 2_000_000
     debounce_ms: int = 150
+    # RB checks ask the router where each routing phrase would go: worth it while writing a
+    # router, too slow and too chatty for every CI run, so they are opt-in.
+    routability: bool = False
 
     def severity_of(self, code: str, default: Severity) -> Severity | None:
         """The severity to report `code` with, or None when the rule is off."""

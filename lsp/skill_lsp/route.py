@@ -84,7 +84,7 @@ CONFIDENT_COVERAGE = 0.35  # idf share of the query a confident top answer must 
 BODY_COVERAGE = 0.5  # a query word found only in the body (long texts mention everything) vouches less
 CANDIDATE_FLOOR = 0.25  # documents scoring under this share of the best own score are not ranked
 EXPLAIN_CACHE = 1024  # targets whose short fields are kept for explanations
-PRUNE_K = 600  # a query reads at most this many (the heaviest) entries of one term's postings
+PRUNE_K = 500  # a query reads at most this many (the heaviest) entries of one term's postings
 DELTA_REBUILD = 0.05  # rebuild the base segment once this share of documents changed since it
 
 

@@ -137,11 +137,14 @@ class BaselineBM25:
         self.idf = {t: math.log(1 + (n - len(d) + 0.5) / (len(d) + 0.5)) for t, d in postings.items()}
         self.postings = postings
 
-    def rank(self, query: str, depth: int = RANK_DEPTH) -> list[str]:
+    def rank(self, query: str, depth: int = RANK_DEPTH, roots: list[str] | None = None) -> list[str]:
         acc: dict[int, float] = {}
         for t, qtf in Counter(tokens(query)).items():
             for d, s in self.postings.get(t, {}).items():
                 acc[d] = acc.get(d, 0.0) + self.idf[t] * s * qtf
+        if roots:
+            prefixes = tuple(r.rstrip(os.sep) + os.sep for r in roots)
+            acc = {d: s for d, s in acc.items() if self.paths[d].startswith(prefixes)}
         best = sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
         return [self.paths[d] for d, _ in best]
 
@@ -178,7 +181,7 @@ def evaluate(ix: SkillIndex, rows: list[dict[str, Any]], baseline: BaselineBM25 
         ours.add(row["expected"], [ix.doc_id(h.path) for h in answer.hits], (t1 - t0) * 1000, q,
                  (c1 - c0) * 1000)
         c0, t0 = cpu(), clock()
-        ranked = baseline.rank(q)
+        ranked = baseline.rank(q, roots=roots)
         t1, c1 = clock(), cpu()
         base.add(row["expected"], [ix.doc_id(p) for p in ranked], (t1 - t0) * 1000, q, (c1 - c0) * 1000)
     return ours, base

@@ -80,10 +80,11 @@ def _body_fields(parsed: ParsedDoc, with_body: bool = True) -> tuple[list[str], 
         end = next((x.span.start_line for x in hs[k + 1:] if x.level <= h.level), len(lines))
         bullets.extend(_trigger_lines(lines[h.span.start_line + 1: min(end, h.span.start_line + 80)]))
     start = parsed.body_start_line
-    body = "\n".join(lines[start:start + 2000])[:BODY_MAX_CHARS]
-    for m in _SYMPTOM_LINE.finditer(body):
-        bullets.append(m.group(0))
-    body = _FENCED.sub(" ", body) if with_body else ""
+    body = ""
+    if with_body:
+        body = "\n".join(lines[start:start + 2000])[:BODY_MAX_CHARS]
+        bullets.extend(m.group(0) for m in _SYMPTOM_LINE.finditer(body))
+        body = _FENCED.sub(" ", body)
     first_para: list[str] = []
     for line in lines[start:start + 60]:
         stripped = line.strip()

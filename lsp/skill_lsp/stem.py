@@ -154,7 +154,10 @@ def _term(word: str) -> str:
 
 
 def stem(word: str) -> str:
-    """Porter stem of one lowercase word; digits and short words pass through."""
+    """Porter stem of one lowercase word (stop words too); digits and short words pass through."""
+    s = _CACHE.get(word)
+    if s:
+        return s
     return _porter(word) if len(word) > 3 and word.isalpha() else word
 
 

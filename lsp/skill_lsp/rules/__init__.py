@@ -12,6 +12,7 @@ from .graph import check_graph
 from .manifests import check_manifest, manifest_paths
 from .references import check_references
 from .registry import BY_CODE, RULES, Rule
+from .routability import check_routability
 
 if TYPE_CHECKING:
     from ..index import SkillIndex
@@ -35,6 +36,8 @@ def check_path(ix: SkillIndex, path: str) -> list[Finding]:
         raw.extend(check_references(ix, doc))
         raw.extend(check_graph(ix, doc))
         raw.extend(check_budgets(doc, settings))
+        if settings.routability:
+            raw.extend(check_routability(ix, doc))
     out = []
     disabled = doc.parsed.disabled if doc else {}
     file_disabled = doc.parsed.file_disabled if doc else frozenset()
