@@ -201,14 +201,17 @@ def child_cold(root: str, queries: str | None, nroutes: int) -> dict[str, Any]:
     from skill_lsp.index import SkillIndex
     from skill_lsp.model import Severity
     from skill_lsp.rules import check_all
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     ix = SkillIndex.from_roots([root])
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     findings = check_all(ix)
-    t3 = time.perf_counter()
+    t3, c3 = time.perf_counter(), time.process_time()
     rss_lint = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # parse workers, if the index used any
     out: dict[str, Any] = {
-        "import_s": t1 - t0, "index_s": t2 - t1, "lint_s": t3 - t2, "docs": len(ix.docs),
+        "import_s": t1 - t0, "index_s": t2 - t1, "lint_s": t3 - t2,
+        "index_cpu_s": c2 - c1, "lint_cpu_s": c3 - c2, "workers_cpu_s": kids.ru_utime + kids.ru_stime,
+        "docs": len(ix.docs),
         "skills": len(ix.skills), "findings": len(findings),
         "by_code": dict(Counter(f.code for f in findings).most_common()),
         "found": sorted({(os.path.relpath(f.path, root), f.code) for f in findings
@@ -245,9 +248,10 @@ def child_main(argv: list[str]) -> int:
     return 0
 
 
-def in_child(what: str, root: Path, timeout: float, *extra: str) -> dict[str, Any]:
+def in_child(what: str, root: Path, timeout: float, *extra: str, env: dict[str, str] | None = None
+             ) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", what, str(root), *extra]
-    r = run_rss(cmd, timeout)
+    r = run_rss(cmd, timeout, env=env)
     if r["timeout"]:
         return {"timeout": True, "seconds": r["seconds"]}
     if r["rc"] != 0:
@@ -301,10 +305,10 @@ def run_skillcheck(exe: Path, root: Path, timeout: float) -> dict[str, Any]:
             "flagged_files": sorted(flagged)}
 
 
-def run_cli_check(root: Path, timeout: float) -> dict[str, Any]:
+def run_cli_check(root: Path, timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
     exe = Path(sys.executable).with_name("skill-lsp")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "skill_lsp.cli"]
-    r = run_rss([*cmd, "check", str(root), "--format", "json"], timeout)
+    r = run_rss([*cmd, "check", str(root), "--format", "json"], timeout, env=env)
     if r["timeout"]:
         return {"timeout": True, "seconds": r["seconds"]}
     try:
@@ -349,11 +353,11 @@ class LspClient:
         self.changed = asyncio.Event()
         self.reader: asyncio.Task | None = None
 
-    async def start(self, cmd: list[str], stderr_path: Path) -> None:
+    async def start(self, cmd: list[str], stderr_path: Path, env: dict[str, str] | None = None) -> None:
         self._stderr = open(stderr_path, "wb")  # noqa: SIM115 - lives as long as the server
         self.proc = await asyncio.create_subprocess_exec(
             *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self._stderr,
-            limit=1 << 24, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            limit=1 << 24, env={**(env or os.environ), "PYTHONUNBUFFERED": "1"})
         self.reader = asyncio.create_task(self._read())
 
     @property
@@ -579,11 +583,25 @@ async def rename_wave(c: LspClient, referrers: list[Path], old: Path, new: Path,
     return {"seconds": round(last - t0, 3) if done == len(uris) else None, "updated": done, "of": len(uris)}
 
 
-async def server_suite(tree: Path, meta: dict[str, Any], work: Path, args: argparse.Namespace) -> dict[str, Any]:
+def share_parse_cache(tree: Path, copy: Path, folder: Path) -> None:
+    """The parse cache is kept per root path and keyed by content: the tree's file serves its
+    copy as well (the copy's changed files are simply misses)."""
+    try:
+        from skill_lsp.cache import ParseCache
+    except ImportError:
+        return
+    src = ParseCache.for_root(str(tree), directory=folder).path
+    dst = ParseCache.for_root(str(copy), directory=folder).path
+    if src is not None and dst is not None and src.exists():
+        shutil.copyfile(src, dst)
+
+
+async def server_suite(tree: Path, meta: dict[str, Any], work: Path, args: argparse.Namespace,
+                       env: dict[str, str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     hub, referrers = plant_hub(tree, HUB_REFERRERS)
     c = LspClient()
-    await c.start([sys.executable, "-m", "skill_lsp.cli", "serve"], work / "server.stderr")
+    await c.start([sys.executable, "-m", "skill_lsp.cli", "serve"], work / "server.stderr", env)
     try:
         t0 = time.perf_counter()
         _, init = await c.request("initialize", {
@@ -651,19 +669,30 @@ def measure_tree(name: str, root: Path, meta: dict[str, Any], args: argparse.Nam
     if meta.get("queries"):
         qfile = Path(args.cache) / f"queries-{name}.jsonl"
         qfile.write_text("".join(json.dumps({"query": q["query"]}) + "\n" for q in meta["queries"]), encoding="utf-8")
-    log(f"{name}: cold index + lint in a fresh interpreter")
-    extra = ["--queries", str(qfile), "--routes", str(args.routes)] if qfile else []
-    cold = in_child("cold", root, args.timeout, *extra)
+    # the persistent parse cache (skill_lsp/cache.py) lives in a folder of this run: empty for
+    # the cold figure, then warm; the CLI is measured with it off and warm
+    pcache = Path(args.cache) / "parse-cache" / name
+    shutil.rmtree(pcache, ignore_errors=True)
+    env = {**os.environ, "SKILL_LSP_CACHE_DIR": str(pcache)}
+    log(f"{name}: cold index + lint in a fresh interpreter (empty parse cache)")
+    cold = res["cold"] = in_child("cold", root, args.timeout, env=env)
     ours_found = cold.pop("found", None)
-    if "index_s" in cold:
-        cold["total_s"] = cold["index_s"] + cold["lint_s"]
-        cold["mb_s"] = round(read["mb"] / cold["total_s"], 2) if read.get("mb") else None
-        cold["ratio_vs_read"] = ratio(cold["total_s"], read.get("seconds"))
-    res["cold"] = cold
-    log(f"{name}: cold {cold.get('total_s', cold)}")
-    log(f"{name}: skill-lsp check (CLI)")
-    cli = res["cli"] = run_cli_check(root, args.timeout)
+    log(f"{name}: cold {cold.get('index_s', cold)} + {cold.get('lint_s')}")
+    log(f"{name}: warm start (parse cache filled by the cold run)")
+    extra = ["--queries", str(qfile), "--routes", str(args.routes)] if qfile else []
+    warm = res["warm"] = in_child("cold", root, args.timeout, *extra, env=env)
+    warm.pop("found", None)
+    for fig in (cold, warm):
+        if "index_s" in fig:
+            fig["total_s"] = fig["index_s"] + fig["lint_s"]
+            fig["mb_s"] = round(read["mb"] / fig["total_s"], 2) if read.get("mb") else None
+            fig["ratio_vs_read"] = ratio(fig["total_s"], read.get("seconds"))
+    log(f"{name}: warm {warm.get('total_s', warm)}")
+    log(f"{name}: skill-lsp check (CLI), parse cache off and warm")
+    cli = res["cli"] = run_cli_check(root, args.timeout, {**os.environ, "SKILL_LSP_CACHE_DIR": "off"})
     cli["ratio_vs_read"] = ratio(cli.get("seconds"), read.get("seconds"))
+    cli_warm = res["cli_warm"] = run_cli_check(root, args.timeout, env)
+    cli_warm["ratio_vs_read"] = ratio(cli_warm.get("seconds"), read.get("seconds"))
     exe = None if args.no_skillcheck else skillcheck_bin()
     theirs = None
     if exe is not None:
@@ -672,13 +701,15 @@ def measure_tree(name: str, root: Path, meta: dict[str, Any], args: argparse.Nam
         sc["version"] = skillcheck_version(exe)
         theirs = sc.pop("flagged_files", None)
         sc["ours_over_theirs"] = ratio(cli.get("seconds"), sc.get("seconds"))
+        sc["ours_warm_over_theirs"] = ratio(cli_warm.get("seconds"), sc.get("seconds"))
     res["defects"] = recall(meta, ours_found, theirs)
     if server and not args.no_server:
         log(f"{name}: language server")
         work = Path(args.cache) / f"work-{name}"
         copy = work_copy(root, work / "tree")
+        share_parse_cache(root, copy, pcache)
         try:
-            res["server"] = asyncio.run(server_suite(copy, meta, work, args))
+            res["server"] = asyncio.run(server_suite(copy, meta, work, args, env))
         except Exception as exc:  # one broken step must not lose the figures already taken
             res["server"] = {"error": repr(exc)}
         finally:
@@ -693,6 +724,20 @@ def shared_trees(path: Path) -> list[Path]:
     return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def shared_queries(path: Path, tree: str) -> list[dict[str, str]]:
+    """Routing queries of the evaluation sets beside the corpora (PATH/eval/<set>_*.jsonl, where
+    <set> is a word of the tree's name: skillpacks, anthropics, superpowers)."""
+    folder = path / "eval" if (path / "eval").is_dir() else path.parent / "eval"
+    words = set(tree.split("-"))
+    out = []
+    for f in sorted(folder.glob("*.jsonl")) if folder.is_dir() else ():
+        if f.name.split("_", 1)[0] in words:
+            for line in f.read_text(encoding="utf-8").splitlines():
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    out.append({"query": json.loads(line)["query"]})
+    return out
+
+
 # --- report ---------------------------------------------------------------------------------------
 def fmt(x: Any, unit: str = "") -> str:
     if x is None:
@@ -702,23 +747,30 @@ def fmt(x: Any, unit: str = "") -> str:
     return f"{x}{unit}"
 
 
+def _secs(fig: dict[str, Any], key: str = "seconds") -> Any:
+    return "timeout" if fig.get("timeout") else ("error" if "error" in fig else fig.get(key))
+
+
 def table(results: dict[str, Any]) -> str:
-    rows: list[tuple[str, str, str, str, str]] = []
+    rows: list[tuple[str, ...]] = []
     for name, r in results["trees"].items():
-        read, cold, cli, sc = r.get("read", {}), r.get("cold", {}), r.get("cli", {}), r.get("skillcheck", {})
-        srv = r.get("server", {})
-        mb = read.get("mb")
-        rows.append((name, "files / MB", fmt(read.get("files")), fmt(mb), ""))
-        rows.append((name, "cold index+lint (s)", fmt(cold.get("total_s", "timeout" if cold.get("timeout") else None)),
-                     f"read {fmt(read.get('seconds'))}", f"ratio {fmt(cold.get('ratio_vs_read'))}"))
-        rows.append((name, "  index / lint (s)", f"{fmt(cold.get('index_s'))} / {fmt(cold.get('lint_s'))}",
-                     f"read {fmt(read.get('mb_s'))} MB/s", f"ours {fmt(cold.get('mb_s'))} MB/s"))
-        rows.append((name, "skill-lsp check CLI (s)", fmt(cli.get("seconds", "timeout" if cli.get("timeout") else None)),
-                     f"read {fmt(read.get('seconds'))}", f"ratio {fmt(cli.get('ratio_vs_read'))}"))
+        read, cold, warm = r.get("read", {}), r.get("cold", {}), r.get("warm", {})
+        cli, cli_warm, sc, srv = r.get("cli", {}), r.get("cli_warm", {}), r.get("skillcheck", {}), r.get("server", {})
+        rows.append((name, "files / MB read", f"{fmt(read.get('files'))} / {fmt(read.get('mb'))}",
+                     f"read {fmt(read.get('seconds'))} s", f"{fmt(read.get('mb_s'))} MB/s"))
+        for label, fig in (("cold index+lint, empty cache", cold), ("warm index+lint, parse cache", warm)):
+            rows.append((name, f"{label} (s)", fmt(_secs(fig, "total_s")), f"read {fmt(read.get('seconds'))}",
+                         f"ratio {fmt(fig.get('ratio_vs_read'))}"))
+            rows.append((name, "  index / lint (s)", f"{fmt(fig.get('index_s'))} / {fmt(fig.get('lint_s'))}",
+                         f"cpu {fmt(fig.get('index_cpu_s'))} / {fmt(fig.get('lint_cpu_s'))}",
+                         f"workers cpu {fmt(fig.get('workers_cpu_s'))}"))
+        for label, fig in (("skill-lsp check, no cache", cli), ("skill-lsp check, warm", cli_warm)):
+            rows.append((name, f"{label} (s)", fmt(_secs(fig)), f"read {fmt(read.get('seconds'))}",
+                         f"ratio {fmt(fig.get('ratio_vs_read'))}"))
         if sc:
-            rows.append((name, "check vs skillcheck (s)", fmt(cli.get("seconds")),
-                         f"skillcheck {fmt(sc.get('seconds', 'timeout' if sc.get('timeout') else None))}",
-                         f"ratio {fmt(sc.get('ours_over_theirs'))}"))
+            rows.append((name, "check vs skillcheck (s)", f"{fmt(cli.get('seconds'))} / {fmt(cli_warm.get('seconds'))}",
+                         f"skillcheck {fmt(_secs(sc))}",
+                         f"ratio {fmt(sc.get('ours_over_theirs'))} / {fmt(sc.get('ours_warm_over_theirs'))}"))
             rows.append((name, "findings ours / skillcheck", fmt(cli.get("findings")),
                          f"skillcheck {fmt(sc.get('findings'))} ({fmt(sc.get('findings_error_warning'))} err+warn)",
                          f"on {fmt(sc.get('files_checked'))} SKILL.md"))
@@ -727,22 +779,23 @@ def table(results: dict[str, Any]) -> str:
             rows.append((name, "injected defects found", fmt(d.get("ours_found")),
                          f"skillcheck flags {fmt(d.get('skillcheck_flagged_defect_files'))} of their files",
                          f"of {d['injected']}"))
-        route = cold.get("route", {})
+        route = warm.get("route", {})
         if route:
             rows.append((name, "route in-process p50/p95 (ms)", f"{fmt(route.get('p50_ms'))} / {fmt(route.get('p95_ms'))}",
-                         f"first {fmt(_ms(cold.get('route_first_s')))} ms", ""))
-        rows.append((name, "peak RSS in-process (MB)", fmt(cold.get("maxrss_mb")), "", ""))
+                         f"first {fmt(_ms(warm.get('route_first_s')))} ms", "builds the router"))
+        rows.append((name, "peak RSS in-process (MB)", f"{fmt(cold.get('maxrss_mb'))} / {fmt(warm.get('maxrss_mb'))}",
+                     "cold / warm+route", ""))
         if srv:
             if "error" in srv:
                 rows.append((name, "server", "error", srv["error"][:60], ""))
                 continue
-            rows.append((name, "server first index (s)", fmt(srv.get("ready_s")), "", ""))
+            rows.append((name, "server first index (s)", fmt(srv.get("ready_s", "timeout")), "", "warm parse cache"))
             for key, label in (("keystroke_leaf", "keystroke->diags, skill"),
                                ("keystroke_top_router", "keystroke->diags, top router")):
                 k = srv.get(key)
                 if k:
                     rows.append((name, f"{label} p50/p95 (ms)", f"{fmt(k.get('p50_ms'))} / {fmt(k.get('p95_ms'))}",
-                                 f"n={k.get('n')} missed={k.get('missed')}", "debounce 0"))
+                                 f"n={k.get('n')} missed={k.get('missed')}", "after the debounce (0)"))
             for key, label in (("rename_watcher", "rename hub, watcher"), ("rename_notified", "rename hub, didChangeWatched")):
                 b, h = srv.get(f"{key}_break", {}), srv.get(f"{key}_heal", {})
                 if b:
@@ -753,10 +806,10 @@ def table(results: dict[str, Any]) -> str:
                 rows.append((name, "skills/route p50/p95 (ms)", f"{fmt(route.get('p50_ms'))} / {fmt(route.get('p95_ms'))}",
                              f"first {fmt(_ms(srv.get('route_first_s')))} ms", "over stdio"))
             mem = srv.get("memory", {})
-            rows.append((name, "server VmHWM / VmRSS (MB)", f"{fmt(mem.get('VmHWM'))} / {fmt(mem.get('VmRSS'))}", "", ""))
-    widths = [max(len(row[i]) for row in rows) if rows else 0 for i in range(5)]
+            rows.append((name, "server VmHWM / VmRSS (MB)", f"{fmt(mem.get('VmHWM'))} / {fmt(mem.get('VmRSS'))}",
+                         "", ""))
     head = ("tree", "figure", "ours", "baseline", "")
-    widths = [max(w, len(h)) for w, h in zip(widths, head, strict=True)]
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     return "\n".join(lines)
@@ -804,7 +857,8 @@ def main(argv: list[str] | None = None) -> int:
             args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     if args.shared:
         for root in shared_trees(args.shared):
-            results["trees"][root.name] = measure_tree(root.name, root, {}, args, server=False)
+            meta = {"queries": shared_queries(args.shared, root.name)}
+            results["trees"][root.name] = measure_tree(root.name, root, meta, args, server=False)
     results["suite_s"] = round(time.perf_counter() - t0, 1)
     print(table(results))
     print(f"\nsuite: {results['suite_s']} s on {results['machine']['nproc']} cores, "

@@ -369,3 +369,29 @@ def test_roots_come_and_go(tree: Path, tmp_path: Path) -> None:
     touched = ix.remove_root(str(other))
     assert "RT001" in codes(ix, router) and str(router) in touched
     assert_same_as_cold(ix)
+
+
+def test_the_path_filter_agrees_with_walk_on_every_path(tmp_path: Path) -> None:
+    """Single-path decisions (used for events) match what a cold walk indexes, path for path."""
+    from skill_lsp.discover import walk
+    from skill_lsp.index import PathFilter
+
+    root = tmp_path / "t"
+    for rel in ("skills/a/SKILL.md", "skills/a/keep.md", "skills/a/drop.tmp.md", "skills/a/sub/x.md",
+                "skills/b/build/out.md", "skills/b/build/keep-me.md", "skills/b/SKILL.md", "node_modules/p/SKILL.md",
+                ".git/HEAD", ".hidden/s/SKILL.md", ".claude/skills/c/SKILL.md", ".github/x.md", "env/pyvenv.cfg",
+                "env/lib/SKILL.md", "notes/private/secret.md", "notes/public.md", "deep/" + "/".join("d" * 30) + "/f.md"):
+        write(root / rel, "# x\n")
+    write(root / ".gitignore", "*.tmp.md\nnotes/private/\n")
+    write(root / "skills/b/.gitignore", "build/*\n!build/keep-me.md\n")
+    write(root / "skills/a/sub/.gitignore", "x.md\n")
+    real = os.path.realpath(root)
+    layout = walk(real, ["deep/d/d/"])
+    filt = PathFilter(real, ["deep/d/d/"])
+    for d, dirs, files in os.walk(real):
+        for name in dirs:
+            p = os.path.join(d, name)
+            assert filt.allows(p, True) == (p in layout.dirs), p
+        for name in files:
+            p = os.path.join(d, name)
+            assert filt.allows(p, False) == (p in layout.files), p

@@ -937,11 +937,11 @@ class SkillIndex:
             self._cycle_members = after
 
     def _neighbours_added(self, b: _Batch) -> set[str]:
-        """Neighbours of the documents this batch added or re-placed, now that they are resolved."""
+        """Neighbours of the documents this batch placed anew, now that they are resolved."""
         out: set[str] = set()
-        for p in b.dirty:
+        for p in b.moved:
             doc = self.docs.get(p)
-            if doc is not None and p in b.before and not b.before[p]:
+            if doc is not None:
                 out |= self._neighbours(doc)
         return out
 
@@ -988,15 +988,12 @@ class SkillIndex:
         return {r.target.key for r in self.resolutions.get(path, ()) if r.target is not None}
 
     def _neighbours(self, doc: Doc) -> set[str]:
-        """Documents whose graph findings (orphan, duplicate, unreachable) can move with this one."""
+        """Documents whose graph findings (orphan, duplicate) can move with this one. The skills of
+        its plugin (unreachable) are added once per plugin, by `_settle`, via `_note_graph`."""
         out = self._targets(doc.path) | self.referrers(doc.path)
         if doc.kind is DocKind.SKILL:
-            names = {doc.parsed.fm_name() or os.path.basename(os.path.dirname(doc.path)),
-                     os.path.basename(os.path.dirname(doc.path))}
-            for name in names:
+            for name in _skill_names(doc):
                 out |= {self.skills[s].path for s in self.skill_by_name.get(name, ()) if s in self.skills}
-        if doc.plugin_dir and doc.plugin_dir in self.plugins:
-            out |= {self.skills[s].path for s in self.plugins[doc.plugin_dir].skills if s in self.skills}
         return out
 
     # --- walk rules for one path ------------------------------------------------------------
@@ -1185,6 +1182,10 @@ def _discard(table: dict[str, list[str]], key: str, value: str) -> None:
         del table[key]
 
 
+def _rel(path: str, root: str) -> str:
+    return "" if path == root else path[len(root) + 1:].replace(os.sep, "/")
+
+
 def _cyclic_nodes(graph: dict[str, list[str]]) -> set[str]:
     """Nodes of non-trivial strongly connected components (Tarjan, iterative)."""
     index: dict[str, int] = {}
@@ -1239,7 +1240,7 @@ class PathFilter:
         self.root = root
         self.rules = IgnoreRules(root, ignore)
         self._loaded: set[str] = set()
-        self._venv: dict[str, bool] = {}
+        self._dirs: dict[str, bool] = {}  # folder -> walk would descend into it
 
     def _load(self, folder: str, rel: str) -> None:
         if folder in self._loaded:
@@ -1254,23 +1255,28 @@ class PathFilter:
             return True
         if not path.startswith(self.root + os.sep):
             return False
-        parts = path[len(self.root) + 1:].split(os.sep)
-        self._load(self.root, "")
-        folder = self.root
-        for i, name in enumerate(parts):
-            rel = "/".join(parts[: i + 1])
-            if i < len(parts) - 1 or is_dir:
-                if name in SKIP_DIRS or (name.startswith(".") and name not in AGENT_DIRS):
-                    return False
-                if self.rules.ignored(rel, True):
-                    return False
-                folder = os.path.join(folder, name)
-                venv = self._venv.get(folder)
-                if venv is None:
-                    venv = self._venv[folder] = is_venv(folder)
-                if venv:
-                    return False
-                self._load(folder, rel)
-            elif self.rules.ignored(rel, False):
-                return False
-        return True
+        if is_dir:
+            return self._folder(path)
+        rel = path[len(self.root) + 1:].replace(os.sep, "/")
+        return self._folder(os.path.dirname(path)) and not self.rules.ignored(rel, False)
+
+    def _folder(self, folder: str) -> bool:
+        """Walk descends into `folder`. Ancestors are judged first, top down, and each folder's
+        .gitignore is loaded once the folder is in (as walk reads it on entering); cached."""
+        chain = []
+        d = folder
+        while d not in self._dirs:
+            chain.append(d)
+            if d == self.root or len(d) <= len(self.root):
+                break
+            d = os.path.dirname(d)
+        ok = self._dirs.get(d, True)
+        for d in reversed(chain):
+            if ok and d != self.root:
+                name = os.path.basename(d)
+                ok = not (name in SKIP_DIRS or (name.startswith(".") and name not in AGENT_DIRS)
+                          or self.rules.ignored(_rel(d, self.root), True) or is_venv(d))
+            if ok:
+                self._load(d, _rel(d, self.root))
+            self._dirs[d] = ok
+        return self._dirs[folder]

@@ -21,7 +21,6 @@ a block whose text holds nothing a reference could start with is dropped after o
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -160,7 +159,7 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> ParsedDoc:
         references=builder.refs,
         body_start_line=body_line,
         line_count=line_count - body_line,
-        body_words=len(body_bytes.split()),
+        body_words=count_words(body_bytes),
         body_chars=len(text) - cut,
         problems=builder.problems,
         routing_phrases=builder.phrases,
@@ -168,6 +167,17 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> ParsedDoc:
     if "skill-lsp:" in text:
         _read_disables(text.split("\n"), doc)
     return doc
+
+
+# bytes.split() splits at these six ASCII whitespace bytes; mapping every byte to " " or "x"
+# lets one count() find the word starts without building a list of every word
+_WORD_MAP = bytes(32 if chr(b) in " \t\n\r\x0b\x0c" else 120 for b in range(256))
+
+
+def count_words(data: bytes) -> int:
+    """len(data.split()), in two passes of C and no list."""
+    mapped = data.translate(_WORD_MAP)
+    return mapped.count(b" x") + (mapped[:1] == b"x")
 
 
 def _offset_of_line(text: str, line: int) -> int:
@@ -237,7 +247,8 @@ class _Builder:
                 if pieces and (event == "SoftBreak" or event == "HardBreak"):
                     append(_BREAK_PIECE)
                 continue
-            (name, value), = event.items()
+            name, = event  # an event is a one-key dict: {"Text": "..."}, {"Start": ...}
+            value = event[name]
             if name == "Text":
                 if not special:  # the usual case: prose text, outside code, links and front matter
                     append((TEXT, value, rng, strong > 0, None))
@@ -387,14 +398,7 @@ class _Builder:
         data = self.data
         while end > start and data[end - 1] in (10, 13, 32):  # trailing newline and spaces
             end -= 1
-        lm = self.lm
-        if self.ascii:  # a heading is one line: one lookup gives both ends
-            line = bisect_right(lm.starts, start) - 1
-            base = lm.starts[line]
-            span = Span(line, start - base, line, end - base) if end <= lm.line_end(line) else lm.span(start, end)
-        else:
-            span = lm.span(start, end)
-        self.headings.append(Heading(level, text, self.slugs.slug(text), span))
+        self.headings.append(Heading(level, text, self.slugs.slug(text), self.lm.span(start, end)))
         self.section = text
 
     def _decision_tree(self, text: str, start: int, end: int) -> None:
@@ -430,9 +434,20 @@ class _Builder:
         if not _may_hold_reference(joined):
             # Nothing in the plain text can start a reference (the usual case): only code
             # spans, links and bold names remain, and most blocks have none of those either.
+            refs = self.refs
             for p in pieces:
                 k = p[0]
-                if k == LINK or (k == CODE and _maybe_name(p[1])) or (p[3] and "-" in p[1]):
+                if k == CODE:
+                    c = p[1]
+                    if "-" in c or "." in c or "/" in c or ":" in c or "{" in c:  # see _maybe_name
+                        ref = self._code_ref(p, RefKind.CODE, "", prose=True)
+                        if ref:
+                            refs.append(ref)
+                elif k == LINK:
+                    ref = self._link_ref(p, "")
+                    if ref:
+                        refs.append(ref)
+                elif p[3] and "-" in p[1]:
                     self._prose_pieces([p])
             return
         if not ("→" in joined or "->" in joined or "=>" in joined or "⇒" in joined or "oute" in joined):
@@ -453,16 +468,18 @@ class _Builder:
     def _line(self, pieces: list[tuple]) -> None:
         before = ""
         for i, p in enumerate(pieces):
-            if p[0] == TEXT:
-                m = _ROUTE_TO.search(p[1])
+            text = p[1]
+            if p[0] == TEXT and ("oute" in text or "OUTE" in text):
+                m = _ROUTE_TO.search(text)
                 # only a line that starts with "Route to" (after bullets, bold or an arrow)
-                if m and not _WORDS.search(before + p[1][: m.start()]):
+                if m and not _WORDS.search(before + text[: m.start()]):
                     self._prose_pieces(pieces[:i])
                     self._route_list(pieces[i:], m.end(), RefKind.ROUTE_TO, self.section)
                     return
-                before += p[1]
-            else:
-                before += p[1]
+            if len(before) < _LABEL_MAX:
+                before += text
+            elif _WORDS.search(before):
+                break  # a line that starts with words is no Route to line
         # Arrows: the name right after the arrow, in the same text or the next piece. The label
         # is what leads to the arrow since the line start or the previous arrow ("a → b → c":
         # "a" leads to b, "b" to c), cut to a phrase's length.

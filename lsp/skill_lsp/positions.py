@@ -51,6 +51,12 @@ class LineMap:
         return line, col
 
     def span(self, start: int, end: int) -> Span:
+        if self.ascii and 0 <= start <= end:  # the usual case: one line of ASCII, one lookup
+            starts = self.starts
+            line = bisect_right(starts, start) - 1
+            if line + 1 < len(starts) and end < starts[line + 1] or line + 1 == len(starts) and end <= len(self.data):
+                base = starts[line]
+                return Span(line, start - base, line, end - base)
         sl, sc = self.position(start)
         el, ec = self.position(end)
         return Span(sl, sc, el, ec)

@@ -371,7 +371,7 @@ def _resolve_bare(ix: SkillIndex, doc: Doc, ref: Reference, name: str, deps: set
                           detail=name)
     if not ref.kind.routing and "-" not in name:
         return Resolution(ref, Status.MISSING)  # a plain word in prose: never judged, so no near miss
-    return Resolution(ref, Status.MISSING, candidates=tuple(_similar_names(ix, doc, name)))
+    return Resolution(ref, Status.MISSING, candidates=tuple(_similar_names(ix, doc, name, ref.kind.routing)))
 
 
 def _similar_sheets(ix: SkillIndex, doc: Doc, stem: str) -> list[str]:
@@ -379,8 +379,13 @@ def _similar_sheets(ix: SkillIndex, doc: Doc, stem: str) -> list[str]:
     return _fuzzy(stem, pool, key=lambda p: os.path.basename(p)[:-3])
 
 
-def _similar_names(ix: SkillIndex, doc: Doc, name: str) -> list[str]:
-    """Did you mean: sheets of this skill first, then skills of this plugin, then every skill."""
+def _similar_names(ix: SkillIndex, doc: Doc, name: str, routing: bool = True) -> list[str]:
+    """Did you mean: sheets of this skill first, then skills (and, for prose, sheets) of this
+    plugin, then every name of the tree.
+
+    In prose only a near miss within the same plugin is reported (a typo is made against the
+    pack one writes in), so prose in a plugin never pays for the search of the whole tree.
+    """
     out = _similar_sheets(ix, doc, name)
     if out:
         return out
@@ -388,9 +393,13 @@ def _similar_names(ix: SkillIndex, doc: Doc, name: str) -> list[str]:
     if out:
         return out
     if doc.plugin_dir and doc.plugin_dir in ix.plugins:
-        pool = [ix.skills[s].path for s in ix.plugins[doc.plugin_dir].skills if s in ix.skills]
-        out = _fuzzy(name, pool, key=ix.name_of)
-        if out:
+        if routing:
+            pool = [ix.skills[s].path for s in ix.plugins[doc.plugin_dir].skills if s in ix.skills]
+            out = _fuzzy(name, pool, key=ix.name_of)
+        else:
+            named = _scope_docs(ix, doc)
+            out = _fuzzy(name, [p for p, _ in named], key=dict(named).__getitem__)
+        if out or not routing:
             return out
     best = process.extract(name, ix.all_names(), scorer=fuzz.ratio, score_cutoff=85, limit=3)
     paths: list[str] = []

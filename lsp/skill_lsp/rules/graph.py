@@ -127,19 +127,38 @@ def routers_of(ix: SkillIndex, plugin_dir: str) -> list[str]:
     return out
 
 
+def _adjacency(ix: SkillIndex) -> dict[str, frozenset[str]]:
+    """Document -> the documents its references lead to; built once per index generation, since
+    every plugin's reachability walks the same edges."""
+    cached = ix._graph_cache.get("adjacency")
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    adj: dict[str, frozenset[str]] = {}
+    target_doc = ix.target_doc
+    for p, results in ix.resolutions.items():
+        out = set()
+        for res in results:
+            if res.target is not None:
+                t = target_doc(res.target.key, res.target.kind)
+                if t:
+                    out.add(t)
+        if out:
+            adj[p] = frozenset(out)
+    ix._graph_cache["adjacency"] = adj
+    return adj
+
+
 def reachable_from(ix: SkillIndex, starts: list[str]) -> set[str]:
     """Every document reachable through any reference (routers link sheets, sheets link skills)."""
+    adj = _adjacency(ix)
     seen = set(starts)
     stack = list(starts)
     while stack:
-        p = stack.pop()
-        for res in ix.resolutions.get(p, ()):
-            if res.target is None:
-                continue
-            t = ix.target_doc(res.target.key, res.target.kind)
-            if t and t not in seen:
-                seen.add(t)
-                stack.append(t)
+        nxt = adj.get(stack.pop())
+        if nxt:
+            new = nxt - seen
+            seen |= new
+            stack.extend(new)
     return seen
 
 

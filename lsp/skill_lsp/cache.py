@@ -1,0 +1,504 @@
+"""A persistent cache of parsed documents, so that a warm start costs a read and a hash per file.
+
+Parsing is most of a cold index (pure Python over every byte of the tree); the same bytes parse
+to the same ParsedDoc. So the cache maps a hash of the text to the parse, and a changed file can
+never be served stale: its text hashes to a key the cache does not hold, and it is parsed anew.
+The key also holds the parse limits, and every cache file carries a stamp of the code that
+parses (the source of the modules a ParsedDoc depends on, the versions of pyromark and PyYAML,
+Python's): any change to any of them makes the whole file unused.
+
+Layout: one file per root, `<dir>/parsed-<hash of the root path>.bin`. It holds a marshal'd list
+of (key, length) and then each entry's marshal'd bytes, so a run reads the file once, decodes
+only the entries it uses, and writes back (atomically) the entries of the documents it used
+(the blobs it read, copied as they are, plus the new ones). Documents that left the tree drop out
+at the next write; files of roots that no longer exist are removed after a month.
+
+Misses are parsed in worker processes when there are many of them (`parse_many`): the workers
+send back the encoded form, which is also what gets written, so nothing is encoded twice.
+
+The directory: `SKILL_LSP_CACHE_DIR`, else `$XDG_CACHE_HOME/skill-lsp`, else
+`~/.cache/skill-lsp`; `SKILL_LSP_CACHE_DIR=off` turns the cache off. Trees of fewer than
+`MIN_DOCS` documents parse in a blink and are never written, so test fixtures and scratch
+folders leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import marshal
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .frontmatter import DEFAULT_LIMITS, Limits
+from .model import FrontMatter, FrontMatterKey, Heading, ParsedDoc, Problem, Reference, RefKind, Span
+from .parse import parse
+
+ENV_DIR = "SKILL_LSP_CACHE_DIR"
+FORMAT = 1
+MAGIC = b"skill-lsp parse cache\n"
+MIN_DOCS = 500  # below this a tree parses in well under a second: nothing to save
+POOL_MIN = 1500  # misses below this parse in-process: starting workers costs more than it saves
+CHUNK = 250  # texts per task sent to a worker
+STALE_S = 30 * 24 * 3600  # a cache file of a root that is gone is removed after this long
+# Modules whose code decides what parse() returns: a change to any of them changes the stamp.
+_PARSE_MODULES = ("parse.py", "frontmatter.py", "model.py", "positions.py", "slugs.py", "cache.py")
+
+
+# --- encoding: a ParsedDoc as nested tuples of plain values (what marshal writes) ------------
+def _span(s: Span) -> tuple[int, int, int, int]:
+    return (s.start_line, s.start_col, s.end_line, s.end_col)
+
+
+def encode(p: ParsedDoc, source: str | None = None) -> tuple:
+    """Everything of a ParsedDoc but its text, as plain values. `source` is the text parse() was
+    given: the parsed text is stored too only when it differs (parse normalises line breaks)."""
+    fm = p.front_matter
+    fm_t = None
+    if fm is not None:
+        fm_t = (_span(fm.span), fm.raw, fm.data,
+                tuple((k, v.key, _span(v.key_span), _span(v.value_span)) for k, v in fm.keys.items()),
+                fm.error, None if fm.error_span is None else _span(fm.error_span))
+    return (
+        fm_t,
+        tuple((h.level, h.text, h.slug, _span(h.span)) for h in p.headings),
+        tuple((r.kind.value, r.target, _span(r.span), r.anchor, r.phrase, r.slash, r.in_code) for r in p.references),
+        p.body_start_line, p.line_count, p.body_words, p.body_chars,
+        tuple((x.code, x.message, _span(x.span)) for x in p.problems),
+        tuple((line, tuple(codes)) for line, codes in p.disabled.items()),
+        tuple(p.file_disabled),
+        tuple((phrase, _span(s)) for phrase, s in p.routing_phrases),
+        p.text if source is None or p.text != source else None,
+    )
+
+
+_KINDS = {k.value: k for k in RefKind}
+_new = object.__new__
+
+
+def _mk_span(t: tuple[int, int, int, int], new: Any = _new, cls: type = Span,
+             a: Any = Span.start_line.__set__, b: Any = Span.start_col.__set__,  # type: ignore[attr-defined]
+             c: Any = Span.end_line.__set__, d: Any = Span.end_col.__set__) -> Span:  # type: ignore[attr-defined]
+    # Span is frozen: its __init__ goes through object.__setattr__ four times; the slot
+    # descriptors do the same stores without the frozen check. A warm start builds ~30 per file.
+    s = new(cls)
+    a(s, t[0])
+    b(s, t[1])
+    c(s, t[2])
+    d(s, t[3])
+    return s
+
+
+def decode(text: str, t: tuple) -> ParsedDoc:
+    """The ParsedDoc that `encode` was given, for the same source text."""
+    fm_t, heads, refs, body_line, line_count, words, chars, problems, disabled, file_disabled, phrases, own = t
+    if own is not None:
+        text = own
+    mk = _mk_span
+    fm = None
+    if fm_t is not None:
+        span, raw, data, keys, error, error_span = fm_t
+        fm = FrontMatter(mk(span), raw, data, {k: FrontMatterKey(key, mk(a), mk(b)) for k, key, a, b in keys},
+                         error, None if error_span is None else mk(error_span))
+    kinds = _KINDS
+    return ParsedDoc(
+        text, fm,
+        [Heading(level, htext, slug, mk(s)) for level, htext, slug, s in heads],
+        [Reference(kinds[k], target, mk(s), anchor, phrase, slash, in_code)
+         for k, target, s, anchor, phrase, slash, in_code in refs],
+        body_line, line_count, words, chars,
+        [Problem(code, message, mk(s)) for code, message, s in problems],
+        {line: frozenset(codes) for line, codes in disabled},
+        frozenset(file_disabled),
+        [(phrase, mk(s)) for phrase, s in phrases],
+    )
+
+
+def _blob(p: ParsedDoc, source: str) -> bytes | None:
+    """The encoded parse as bytes; None when the front matter holds what marshal cannot write
+    (a YAML timestamp): that document is simply parsed again next time."""
+    try:
+        return marshal.dumps(encode(p, source))
+    except ValueError:
+        return None
+
+
+# --- keys and stamps ---------------------------------------------------------------------------
+_stamp: bytes | None = None
+
+
+def code_stamp() -> bytes:
+    """A digest of everything that decides what parse() returns for a text."""
+    global _stamp
+    if _stamp is None:
+        import pyromark
+        import yaml
+
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{FORMAT}|{sys.version}|{getattr(pyromark, '__version__', '?')}|{yaml.__version__}|"
+                 f"{getattr(yaml, '__with_libyaml__', False)}".encode())
+        here = Path(__file__).resolve().parent
+        for name in _PARSE_MODULES:
+            h.update(name.encode() + b"\0" + (here / name).read_bytes())
+        _stamp = h.hexdigest().encode()
+    return _stamp
+
+
+def text_key(text: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    if limits != DEFAULT_LIMITS:
+        h.update(f"{limits.max_depth},{limits.max_nodes},{limits.max_chars}\0".encode())
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return h.digest()
+
+
+def cache_dir() -> Path | None:
+    """Where cache files live; None when the cache is off."""
+    env = os.environ.get(ENV_DIR)
+    if env is not None:
+        return None if env.strip().lower() in ("", "off", "0", "none", "false") else Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "skill-lsp"
+
+
+# --- worker processes --------------------------------------------------------------------------
+# Workers are plain subprocesses speaking length-prefixed marshal over their pipes, not
+# multiprocessing: its spawn and forkserver modes re-import the parent's __main__ (a script that
+# uses the library without a main guard would run again in every worker), and fork is unsafe in
+# the server, whose other threads may hold locks.
+_WORKER = "from skill_lsp.cache import _worker_main; _worker_main()"
+
+
+def _parse_chunk(texts: list[str], limits: Limits) -> list[bytes | None]:
+    """Parse and encode; None for the rare document marshal cannot write (the parent parses it)."""
+    out: list[bytes | None] = []
+    for text in texts:
+        try:
+            out.append(marshal.dumps(encode(parse(text, limits), text)))
+        except ValueError:
+            out.append(None)
+    return out
+
+
+def _worker_main() -> None:
+    """A worker: read (limits, texts) messages from stdin, answer each with the encoded parses."""
+    gc.disable()  # a short-lived process making only acyclic garbage
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        head = inp.read(8)
+        if len(head) < 8:
+            return
+        (n,) = struct.unpack("<Q", head)
+        (depth, nodes, chars), texts = marshal.loads(inp.read(n))
+        reply = marshal.dumps(_parse_chunk(texts, Limits(depth, nodes, chars)))
+        out.write(struct.pack("<Q", len(reply)))
+        out.write(reply)
+        out.flush()
+
+
+def _send(stream: Any, obj: Any) -> None:
+    data = marshal.dumps(obj)
+    stream.write(struct.pack("<Q", len(data)))
+    stream.write(data)
+
+
+def _receive(stream: Any) -> Any:
+    head = stream.read(8)
+    if len(head) < 8:
+        raise EOFError("a parse worker stopped")
+    (n,) = struct.unpack("<Q", head)
+    return marshal.loads(stream.read(n))
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Building hundreds of thousands of small acyclic objects: the cyclic collector would scan
+    the whole growing index again and again for nothing; reference counting frees them."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+class _Incomplete(Exception):
+    """Some documents came back without a parse (marshal could not write them)."""
+
+
+# --- the cache -----------------------------------------------------------------------------------
+@dataclass
+class Stats:
+    hits: int = 0
+    misses: int = 0
+    pooled: int = 0  # misses parsed in worker processes
+    uncacheable: int = 0
+    load_s: float = 0.0
+    save_s: float = 0.0
+    saved: bool = False
+
+
+@dataclass
+class ParseCache:
+    """Parses of one root's documents. `path` None: no persistence (parse_many still pools)."""
+
+    path: Path | None
+    limits: Limits = DEFAULT_LIMITS
+    stats: Stats = field(default_factory=Stats)
+    _blobs: dict[bytes, memoryview] | None = None  # what the file held, loaded on first use
+    _used: dict[bytes, bytes | memoryview] = field(default_factory=dict)  # what the next write holds
+    _dirty: bool = False
+    root: str = ""
+
+    @classmethod
+    def for_root(cls, root: str, limits: Limits = DEFAULT_LIMITS, directory: Path | None = None) -> ParseCache:
+        d = directory if directory is not None else cache_dir()
+        if d is None:
+            return cls(None, limits, root=root)
+        name = hashlib.blake2b(os.path.realpath(root).encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+        return cls(d / f"parsed-{name}.bin", limits, root=root)
+
+    # --- reading -------------------------------------------------------------------------------
+    def _load(self) -> dict[bytes, memoryview]:
+        if self._blobs is not None:
+            return self._blobs
+        self._blobs = {}
+        if self.path is None:
+            return self._blobs
+        t0 = time.perf_counter()
+        try:
+            data = self.path.read_bytes()
+        except OSError:
+            return self._blobs
+        try:
+            self._blobs = _read_entries(data)
+        except Exception:  # a torn or foreign file is just a cold start; the next write replaces it
+            self._blobs = {}
+            self._dirty = True
+        self.stats.load_s = time.perf_counter() - t0
+        return self._blobs
+
+    def parse(self, text: str) -> ParsedDoc:
+        """parse(text), from the cache when the same text was parsed before."""
+        return self.parse_many([text])[0]
+
+    def parse_many(self, texts: Sequence[str], workers: int | None = None) -> list[ParsedDoc]:
+        """parse() of each text, in order: cached ones decoded, the rest parsed (in worker
+        processes when there are many)."""
+        blobs = self._load()
+        out: list[ParsedDoc | None] = [None] * len(texts)
+        missing: list[int] = []
+        keys = [text_key(t, self.limits) for t in texts]
+        with _no_gc():
+            for i, (text, key) in enumerate(zip(texts, keys, strict=True)):
+                blob = blobs.get(key)
+                if blob is None:
+                    blob = self._used.get(key)
+                if blob is not None:
+                    try:
+                        out[i] = decode(text, marshal.loads(blob))
+                    except Exception:  # an entry that does not decode: parse, and replace it
+                        missing.append(i)
+                        continue
+                    self._used[key] = blob
+                    self.stats.hits += 1
+                else:
+                    missing.append(i)
+            if missing:
+                self.stats.misses += len(missing)
+                self._parse_missing(texts, keys, missing, out, workers)
+        return out  # type: ignore[return-value]
+
+    def _parse_missing(self, texts: Sequence[str], keys: list[bytes], missing: list[int],
+                       out: list[ParsedDoc | None], workers: int | None) -> None:
+        n = workers if workers is not None else _default_workers(len(missing))
+        if n > 1:
+            try:
+                self._parse_pooled(texts, keys, missing, out, n)
+                return
+            except Exception:  # no processes here (sandbox, frozen app), or a worker died: the
+                missing = [i for i in missing if out[i] is None]  # rest parse in-process
+        for i in missing:
+            p = parse(texts[i], self.limits)
+            out[i] = p
+            if self.path is not None:
+                blob = _blob(p, texts[i])
+                if blob is None:
+                    self.stats.uncacheable += 1
+                else:
+                    self._used[keys[i]] = blob
+                    self._dirty = True
+
+    def _parse_pooled(self, texts: Sequence[str], keys: list[bytes], missing: list[int],
+                      out: list[ParsedDoc | None], n: int) -> None:
+        """Split the misses over n worker processes; decode their answers here as they come."""
+        lim = self.limits
+        shares = [missing[w::n] for w in range(n)]
+        procs = [subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL) for _ in shares]
+        ok = False
+        try:
+            def feed(proc: subprocess.Popen, share: list[int]) -> None:
+                try:
+                    for c in range(0, len(share), CHUNK):
+                        _send(proc.stdin, ((lim.max_depth, lim.max_nodes, lim.max_chars),
+                                           [texts[i] for i in share[c:c + CHUNK]]))
+                    proc.stdin.close()  # type: ignore[union-attr]
+                except (OSError, ValueError):
+                    pass  # the worker died; reading its answers reports it
+            feeders = [threading.Thread(target=feed, args=(p, s), daemon=True) for p, s in zip(procs, shares, strict=True)]
+            for t in feeders:
+                t.start()
+            # answers come back in the order sent; take one chunk of each worker in turn
+            cursors = [0] * n
+            while any(cursors[w] < len(shares[w]) for w in range(n)):
+                for w, proc in enumerate(procs):
+                    if cursors[w] >= len(shares[w]):
+                        continue
+                    chunk = shares[w][cursors[w]:cursors[w] + CHUNK]
+                    cursors[w] += len(chunk)
+                    for i, blob in zip(chunk, _receive(proc.stdout), strict=True):
+                        if blob is None:
+                            continue  # parsed in-process by the caller's fallback
+                        out[i] = decode(texts[i], marshal.loads(blob))
+                        self._used[keys[i]] = blob
+                        self._dirty = True
+                        self.stats.pooled += 1
+            for t in feeders:
+                t.join()
+            ok = True
+        finally:
+            for proc in procs:  # done: they exit at the end of their input; failed: stop them
+                if not ok:
+                    proc.kill()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                for stream in (proc.stdin, proc.stdout):
+                    with contextlib.suppress(OSError):
+                        stream.close()  # type: ignore[union-attr]
+        left = [i for i in missing if out[i] is None]
+        if left:
+            raise _Incomplete(left)
+
+    # --- writing -------------------------------------------------------------------------------
+    def save(self) -> bool:
+        """Write the entries used since the cache was opened, when they differ from the file's.
+        Never raises: a cache that cannot be written is a cache that is not used."""
+        if self.path is None:
+            return False
+        blobs = self._load()
+        if len(self._used) < MIN_DOCS:
+            return False
+        if not self._dirty and len(self._used) == len(blobs):
+            return False  # the file holds exactly these entries already
+        t0 = time.perf_counter()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".parsed-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    _write_entries(fh, self._used, self.root)
+                os.replace(tmp, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError:
+            return False
+        self._blobs = None  # the memoryviews point into the old file's bytes: let them go
+        self._used = {}
+        self._dirty = False
+        self.stats.save_s = time.perf_counter() - t0
+        self.stats.saved = True
+        _prune(self.path.parent, keep=self.path)
+        return True
+
+    def close(self) -> None:
+        """Forget what was loaded (the index keeps the parses themselves)."""
+        self._blobs = None
+        self._used = {}
+
+
+def _default_workers(misses: int) -> int:
+    if misses < POOL_MIN:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, 8))
+
+
+def _header() -> bytes:
+    return MAGIC + code_stamp() + b"\n"
+
+
+def _write_entries(fh: Any, entries: dict[bytes, bytes | memoryview], root: str) -> None:
+    items = list(entries.items())
+    index = marshal.dumps((root, [(k, len(b)) for k, b in items]))
+    fh.write(_header())
+    fh.write(struct.pack("<Q", len(index)))
+    fh.write(index)
+    for _k, b in items:
+        fh.write(b)
+
+
+def _read_entries(data: bytes) -> dict[bytes, memoryview]:
+    head = _header()
+    if not data.startswith(head):
+        return {}  # another format or other parsing code: unused, and replaced on the next write
+    pos = len(head)
+    (n,) = struct.unpack_from("<Q", data, pos)
+    pos += 8
+    _root, index = marshal.loads(data[pos:pos + n])
+    pos += n
+    view = memoryview(data)
+    out: dict[bytes, memoryview] = {}
+    for key, length in index:
+        out[key] = view[pos:pos + length]
+        pos += length
+    if pos != len(data):
+        raise ValueError("cache file length does not match its index")
+    return out
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Remove cache files of roots that are gone, once they are a month old."""
+    now = time.time()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        p = folder / name
+        if p == keep or not (name.startswith("parsed-") and name.endswith(".bin")):
+            continue
+        try:
+            if now - p.stat().st_mtime < STALE_S:
+                continue
+            with open(p, "rb") as fh:
+                head = fh.read(len(MAGIC) + 64)
+                if head.startswith(MAGIC):
+                    fh.seek(len(MAGIC))
+                    fh.readline()
+                    (n,) = struct.unpack("<Q", fh.read(8))
+                    root, _ = marshal.loads(fh.read(n))
+                    if isinstance(root, str) and root and os.path.isdir(root):
+                        continue
+            p.unlink()
+        except (OSError, ValueError, EOFError, TypeError, struct.error):
+            continue
+
+
+__all__ = ["ParseCache", "Stats", "cache_dir", "code_stamp", "decode", "encode", "text_key"]

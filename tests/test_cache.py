@@ -1,0 +1,164 @@
+"""The persistent parse cache gives exactly what parse() gives, and never a stale parse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from skill_lsp import cache as cache_mod
+from skill_lsp.cache import ParseCache, cache_dir, decode, encode
+from skill_lsp.frontmatter import Limits
+from skill_lsp.parse import parse
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# Texts that exercise every part of a ParsedDoc: front matter (good, broken, unclosed, with a
+# date, nested), headings, every reference kind, disable comments, problems, non-ASCII text.
+SAMPLES = [
+    "",
+    "no front matter, just prose\n",
+    "---\nname: a\ndescription: Use when x. Does y.\nmetadata:\n  tags: [a, b]\n  n: 3\n---\n# Title\n\n"
+    "See [sheet](sheet.md#part) and `other-skill` and **bold-name**.\n\n| Symptom | Route to |\n|---|---|\n"
+    "| \"it breaks\" | `plugin/skill` |\n\n**Route to:** [x.md](x.md)\n\n- a → b-skill\n",
+    "---\nname: [unclosed\n---\nbody\n",
+    "---\nname: x\n",  # never closed
+    "---\ncreated: 2024-01-02\ndescription: dated\n---\n# Dated\n",  # a YAML date marshal cannot write
+    "# Ünïcödé 🎉 heading\n\nText with `plugin:cmd` and /slash-cmd here, [lien](fichier-é.md).\n",
+    "<!-- skill-lsp: disable-file=LK001 -->\n<!-- skill-lsp: disable-next-line -->\n[a](missing.md)\n"
+    "[b](gone.md) <!-- skill-lsp: disable=LK001,RT001 -->\n",
+    "````markdown\n```\nnot code end\n````\n\n```text\nsymptom -> some-skill\n```\n\n```\nunclosed\n",
+    "line\r\nwith\rcarriage returns\r\n# H\r\n",
+]
+
+
+def fixture_texts() -> list[str]:
+    return [p.read_text(encoding="utf-8", errors="replace") for p in sorted(FIXTURES.rglob("*.md"))]
+
+
+def many_texts(n: int, salt: str = "") -> list[str]:
+    """Distinct small documents, enough to pass the cache's size threshold."""
+    return [f"---\nname: s{i}\ndescription: Use when {salt} case {i}.\n---\n# Skill {i}\n\n"
+            f"See [notes](notes-{i}.md) and `other-{i}`.\n" for i in range(n)]
+
+
+@pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "cache"
+    monkeypatch.setenv(cache_mod.ENV_DIR, str(d))
+    return d
+
+
+@pytest.mark.parametrize("text", SAMPLES + fixture_texts())
+def test_decode_of_encode_is_the_parse(text: str) -> None:
+    parsed = parse(text)
+    assert decode(text, encode(parsed, text)) == parsed
+
+
+def test_warm_start_returns_the_same_parses(tmp_path: Path, cache_home: Path) -> None:
+    texts = many_texts(cache_mod.MIN_DOCS + 20) + SAMPLES + fixture_texts()
+    first = ParseCache.for_root(str(tmp_path))
+    cold = first.parse_many(texts, workers=1)
+    assert first.stats.misses == len(texts) and first.stats.hits == 0
+    assert first.save()
+    assert list(cache_home.glob("parsed-*.bin"))
+
+    second = ParseCache.for_root(str(tmp_path))
+    warm = second.parse_many(texts, workers=1)
+    assert warm == cold == [parse(t) for t in texts]
+    # the dated front matter cannot be written by marshal: parsed again, every other text is a hit
+    assert second.stats.misses == first.stats.uncacheable == 1
+    assert second.stats.hits == len(texts) - 1
+    assert not second.save()  # nothing new: the file is not rewritten
+
+
+def test_a_changed_text_is_parsed_anew(tmp_path: Path, cache_home: Path) -> None:
+    texts = many_texts(cache_mod.MIN_DOCS + 1)
+    c = ParseCache.for_root(str(tmp_path))
+    c.parse_many(texts, workers=1)
+    c.save()
+    texts[7] = texts[7].replace("[notes](notes-7.md)", "[notes](elsewhere.md)")
+    again = ParseCache.for_root(str(tmp_path))
+    out = again.parse_many(texts, workers=1)
+    assert again.stats.misses == 1
+    assert out[7] == parse(texts[7])
+    assert [r.target for r in out[7].references if r.kind.value == "link"] == ["elsewhere.md"]
+
+
+def test_documents_that_left_are_dropped_at_the_next_write(tmp_path: Path, cache_home: Path) -> None:
+    texts = many_texts(cache_mod.MIN_DOCS + 50)
+    c = ParseCache.for_root(str(tmp_path))
+    c.parse_many(texts, workers=1)
+    c.save()
+    size = next(cache_home.glob("parsed-*.bin")).stat().st_size
+    fewer = ParseCache.for_root(str(tmp_path))
+    fewer.parse_many(texts[:-40], workers=1)
+    assert fewer.stats.misses == 0
+    assert fewer.save()  # same entries minus the ones no longer used
+    assert next(cache_home.glob("parsed-*.bin")).stat().st_size < size
+
+
+def test_parse_limits_are_part_of_the_key(tmp_path: Path, cache_home: Path) -> None:
+    deep = "---\na:\n  b:\n    c:\n      d: 1\n---\nbody\n"
+    texts = many_texts(cache_mod.MIN_DOCS) + [deep]
+    c = ParseCache.for_root(str(tmp_path))
+    c.parse_many(texts, workers=1)
+    c.save()
+    strict = Limits(max_depth=2)
+    other = ParseCache.for_root(str(tmp_path), limits=strict)
+    out = other.parse_many([deep], workers=1)
+    assert other.stats.misses == 1
+    assert out[0] == parse(deep, strict)
+    assert out[0].front_matter is not None and out[0].front_matter.error
+
+
+def test_a_damaged_or_foreign_file_is_a_cold_start(tmp_path: Path, cache_home: Path) -> None:
+    texts = many_texts(cache_mod.MIN_DOCS + 5)
+    c = ParseCache.for_root(str(tmp_path))
+    c.parse_many(texts, workers=1)
+    c.save()
+    f = next(cache_home.glob("parsed-*.bin"))
+    data = f.read_bytes()
+    for broken in (data[: len(data) // 2], b"something else entirely", data.replace(b"skill-lsp", b"xxxxx-lsp", 1)):
+        f.write_bytes(broken)
+        again = ParseCache.for_root(str(tmp_path))
+        assert again.parse_many(texts, workers=1) == [parse(t) for t in texts]
+        assert again.stats.hits == 0
+        assert again.save()  # and the next write replaces it
+        assert ParseCache.for_root(str(tmp_path)).parse_many(texts[:3], workers=1) == [parse(t) for t in texts[:3]]
+
+
+def test_small_trees_leave_nothing_behind(tmp_path: Path, cache_home: Path) -> None:
+    c = ParseCache.for_root(str(tmp_path))
+    c.parse_many(SAMPLES, workers=1)
+    assert not c.save()
+    assert not cache_home.exists()
+
+
+def test_off_means_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cache_mod.ENV_DIR, "off")
+    assert cache_dir() is None
+    c = ParseCache.for_root(str(tmp_path))
+    texts = many_texts(cache_mod.MIN_DOCS + 1)
+    assert c.parse_many(texts, workers=1) == [parse(t) for t in texts]
+    assert not c.save()
+
+
+def test_worker_processes_parse_the_same(tmp_path: Path, cache_home: Path) -> None:
+    texts = SAMPLES + fixture_texts() + many_texts(40, salt="pooled")
+    c = ParseCache.for_root(str(tmp_path))
+    out = c.parse_many(texts, workers=2)
+    assert out == [parse(t) for t in texts]
+    # everything but the dated front matter came back from a worker
+    assert c.stats.pooled == len(texts) - 1
+
+
+def test_one_root_per_file(tmp_path: Path, cache_home: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for root in (a, b):
+        c = ParseCache.for_root(str(root))
+        c.parse_many(many_texts(cache_mod.MIN_DOCS, salt=root.name), workers=1)
+        c.save()
+    assert len(list(cache_home.glob("parsed-*.bin"))) == 2
