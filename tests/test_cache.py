@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from skill_lsp import cache as cache_mod
 from skill_lsp.cache import ParseCache, cache_dir, decode, encode
 from skill_lsp.frontmatter import Limits

@@ -24,7 +24,6 @@ from urllib.parse import unquote, urlparse
 import pytest
 from lsprotocol import types as lsp
 from pygls.protocol import default_converter
-
 from skill_lsp.agent_api import list_request, resolve_request, route_request
 from skill_lsp.features import completion as f_completion
 from skill_lsp.features import hover as f_hover
@@ -185,8 +184,8 @@ def test_route_and_list_refuse_roots_that_are_not_indexed(confined, root_param: 
 def test_a_root_spelled_through_a_symlink_or_dotdot_is_still_confined(confined) -> None:
     root, out, ix = confined
     for spelled in (f"{root}/skills/stolen", f"{root}/../outside", f"{root}/skills/alpha/../../../outside"):
-        for call in (lambda: route_request(ix, {"query": "secret stolen", "root": spelled}),
-                     lambda: list_request(ix, {"root": spelled})):
+        for call in (lambda spelled=spelled: route_request(ix, {"query": "secret stolen", "root": spelled}),
+                     lambda spelled=spelled: list_request(ix, {"root": spelled})):
             try:
                 answer = call()
             except ValueError:

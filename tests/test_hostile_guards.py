@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from skill_lsp import discover
 from skill_lsp.config import Settings
 from skill_lsp.index import SkillIndex

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from skill_lsp.agent_api import list_request, route_request
 from skill_lsp.index import SkillIndex
 from skill_lsp.rules import check_all

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 import cattrs
 
+from .frontmatter import Limits
 from .model import Severity
 
 SEVERITY_NAMES = {
@@ -43,6 +44,12 @@ class Settings:
     # RB checks ask the router where each routing phrase would go: worth it while writing a
     # router, too slow and too chatty for every CI run, so they are opt-in.
     routability: bool = False
+    yaml_max_depth: int = 32
+    yaml_max_nodes: int = 20_000
+    front_matter_max_chars: int = 64_000
+
+    def limits(self) -> Limits:
+        return Limits(self.yaml_max_depth, self.yaml_max_nodes, self.front_matter_max_chars)
 
     def severity_of(self, code: str, default: Severity) -> Severity | None:
         """The severity to report `code` with, or None when the rule is off."""
@@ -66,6 +73,8 @@ _ALIASES = {
     "description-limit": "description_limit", "maxFileBytes": "max_file_bytes",
     "max-file-bytes": "max_file_bytes", "debounceMs": "debounce_ms", "debounce-ms": "debounce_ms",
     "listingLimit": "listing_limit", "listing-limit": "listing_limit",
+    "yamlMaxDepth": "yaml_max_depth", "yamlMaxNodes": "yaml_max_nodes",
+    "frontMatterMaxChars": "front_matter_max_chars",
 }
 
 

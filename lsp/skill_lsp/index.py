@@ -255,7 +255,7 @@ class SkillIndex:
             if up.text is None:
                 continue
             old = reuse.get(path)
-            parsed = old.parsed if old is not None and old.parsed.text == up.text else parse(up.text)
+            parsed = old.parsed if old is not None and old.parsed.text == up.text else parse(up.text, self.settings_for(path).limits())
             self._add_doc(path, kind, root, parsed, up)
         for path, text in overlay.items():  # open buffers of files that are no documents (yet)
             if path not in layout.docs and path in layout.files and is_markdown(path):
@@ -828,7 +828,7 @@ class SkillIndex:
             return
         parsed = up.parsed
         if parsed is None or parsed.text != up.text:
-            parsed = old.parsed if old is not None and old.parsed.text == up.text else parse(up.text)
+            parsed = old.parsed if old is not None and old.parsed.text == up.text else parse(up.text, self.settings_for(path).limits())
         if from_editor:
             self.editor_paths.add(path)
         else:

@@ -27,6 +27,7 @@ from typing import Any
 
 import attrs
 from lsprotocol import types as lsp
+from lsprotocol.types import ResponseErrorMessage
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, default_converter
@@ -175,6 +176,14 @@ def guarded(default: Any = None) -> Callable:
 
 
 class SkillServer(LanguageServer):
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        if isinstance(error, ValueError) and not isinstance(error, JsonRpcException):
+            # JSON-RPC: a body that is not JSON gets a Parse error with a null id
+            self.protocol._send_data(ResponseErrorMessage(
+                id=None, error=lsp.ResponseError(code=-32700, message=f"Parse error: {error}")))
+            return
+        super().report_server_error(error, source)
+
     def __init__(self) -> None:
         super().__init__("skill-lsp", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
                          protocol_cls=SkillProtocol, converter_factory=make_converter)
@@ -231,12 +240,16 @@ class SkillServer(LanguageServer):
 
     def path_of(self, uri: str) -> str | None:
         """The index path of a client URI, or None for anything outside the roots."""
-        if not uri.startswith("file:"):
+        # only absolute file URIs: `file:rel/path` would resolve against the server's own folder
+        if not uri.startswith("file:/") or "\x00" in uri or "%00" in uri:
             return None
         fs = to_fs_path(uri)
-        if not fs:
+        if not fs or "\x00" in fs or not os.path.isabs(fs):
             return None
-        path = os.path.realpath(fs)
+        try:
+            path = os.path.realpath(fs)
+        except (OSError, ValueError):
+            return None
         return path if self.in_roots(path) else None
 
     def supports(self, dotted: str) -> bool:
@@ -939,6 +952,10 @@ def _quiet_refusals(record: logging.LogRecord) -> bool:
     """pygls logs a traceback for every error answer; ours (a refused rename, bad params) are
     answers, not faults, so they are left out of the log."""
     exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, ValueError) and record.getMessage() == "Unable to handle message":
+        # a frame that is not JSON: answered with a parse error (report_server_error); one line
+        record.msg, record.args, record.exc_info, record.exc_text = f"malformed message refused: {exc}", (), None, None
+        return True
     return not (isinstance(exc, JsonRpcException) and exc.code in (REQUEST_FAILED, JsonRpcInvalidParams.CODE))
 
 

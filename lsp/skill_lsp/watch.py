@@ -698,7 +698,7 @@ def _read(ix: SkillIndex, plan: _Plan) -> None:
             plan.stamps[path] = up
             continue
         if up.text is not None:
-            up.parsed = parse(up.text)
+            up.parsed = parse(up.text, ix.settings_for(path).limits())
         plan.upserts[path] = up
 
 
