@@ -90,22 +90,20 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def proc_status_kb(pid: int, key: str) -> int | None:
-    try:
-        import psutil  # type: ignore[import-not-found]
-
-        info = psutil.Process(pid).memory_full_info() if key == "VmHWM" else psutil.Process(pid).memory_info()
-        if key == "VmRSS":
-            return int(info.rss // 1024)
-    except Exception:  # psutil missing, or no peak figure in it: /proc has VmHWM
-        pass
+    """`VmRSS` (now) or `VmHWM` (peak) of a process in kB: /proc on Linux, psutil elsewhere (now only)."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as fh:
             for line in fh:
                 if line.startswith(key + ":"):
                     return int(line.split()[1])
     except OSError:
+        pass
+    try:
+        import psutil  # type: ignore[import-not-found]
+
+        return int(psutil.Process(pid).memory_info().rss // 1024)  # no peak figure: the current one
+    except Exception:  # psutil missing or the process gone
         return None
-    return None
 
 
 # --- the editor side --------------------------------------------------------------------------
@@ -244,7 +242,8 @@ class Storm(threading.Thread):
                 self.step(i)
             except OSError as exc:  # racing ourselves is fine; the server is what is under test
                 self.count("oserror")
-                self.stats.notes.append(f"storm: {exc}") if len(self.stats.notes) < 5 else None
+                if len(self.stats.notes) < 5:
+                    self.stats.notes.append(f"storm: {exc}")
             self.stop.wait(self.interval_s)
 
     def step(self, i: int) -> None:

@@ -97,6 +97,21 @@ def test_documents_that_left_are_dropped_at_the_next_write(tmp_path: Path, cache
     assert next(cache_home.glob("parsed-*.bin")).stat().st_size < size
 
 
+def test_a_partial_save_keeps_the_other_entries(tmp_path: Path, cache_home: Path) -> None:
+    texts = many_texts(cache_mod.MIN_DOCS + 50)
+    c = ParseCache.for_root(str(tmp_path))
+    c.parse_many(texts, workers=1)
+    c.save()
+    # a re-index that reused most parses asks for a few changed texts only
+    changed = [t + "\nMore text.\n" for t in texts[:3]]
+    partial = ParseCache.for_root(str(tmp_path))
+    partial.parse_many(changed, workers=1)
+    assert partial.save(prune=False)
+    full = ParseCache.for_root(str(tmp_path))
+    full.parse_many(texts + changed, workers=1)
+    assert full.stats.misses == 0
+
+
 def test_parse_limits_are_part_of_the_key(tmp_path: Path, cache_home: Path) -> None:
     deep = "---\na:\n  b:\n    c:\n      d: 1\n---\nbody\n"
     texts = many_texts(cache_mod.MIN_DOCS) + [deep]

@@ -16,12 +16,15 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lsprotocol import types as lsp
 from pygls.protocol import default_converter
 from skill_lsp.agent_api import list_request, resolve_request, route_request
@@ -103,6 +106,8 @@ def assert_confined(obj: Any, root: Path, what: str = "") -> None:
         assert SECRET not in s, f"{what}: the secret leaked: {s[:200]!r}"
         if key in URI_KEYS:
             assert _inside(s, root), f"{what}: `{key}` outside the root: {s}"
+        if key == "text":
+            continue  # a document's own text, verbatim (its author's links are not our answer)
         for m in CLICKABLE.finditer(s):
             uri = m.group(1) or m.group(2)
             assert _inside(uri, root), f"{what}: a clickable link outside the root: {uri}"
@@ -166,6 +171,29 @@ def test_resolve_refuses_every_way_out(confined, params: dict[str, str]) -> None
     assert answer["id"] in ("alpha", "alpha/notes.md", "using-hub")
 
 
+HOSTILE_PIECES = st.sampled_from(["..", ".", "/", "\\", "%2e", "%2f", "~", "$HOME", "etc", "passwd", "outside",
+                                  "secret", "secret.md", "stolen", "alpha", "notes.md", "linked.md", "skills",
+                                  "file://", ":", "\x00", "using-hub", "SKILL.md", " ", "#x", "é"])
+
+
+@settings(derandomize=True, deadline=None, max_examples=150,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(HOSTILE_PIECES, max_size=8).map("".join), st.sampled_from(["id", "name", "root"]))
+def test_any_spelling_of_an_id_name_or_root_is_confined(confined, text: str, field: str) -> None:
+    root, _out, ix = confined
+    params = {"id": "alpha", field: text} if field == "root" else {field: text}
+    for call in (lambda: resolve_request(ix, params),
+                 lambda: route_request(ix, {"query": "secret " + text, "root": text} if field == "root"
+                                       else {"query": "secret " + (text or "x")}),
+                 lambda: list_request(ix, {"root": text} if field == "root" else {})):
+        try:
+            answer = call()
+        except ValueError as exc:
+            assert_confined(str(exc), root, f"{field}={text!r}")
+            continue
+        assert_confined(answer, root, f"{field}={text!r}")
+
+
 @pytest.mark.parametrize("root_param", ["/etc", "file:///etc", "/", "..", "../outside", "~", "$HOME",
                                         "file:///%2e%2e/etc", "OUTSIDE"])
 def test_route_and_list_refuse_roots_that_are_not_indexed(confined, root_param: str) -> None:
@@ -199,6 +227,30 @@ def test_route_answers_come_from_the_tree_only(confined) -> None:
         answer = route_request(ix, {"query": query, "limit": 50})
         assert_confined(answer, root, query)
         assert {r["id"] for r in answer["results"]} <= {"alpha", "alpha/notes.md", "using-hub"}
+
+
+@pytest.mark.parametrize("path", [
+    "/etc/passwd", "/etc", "file:///etc/passwd", "../outside/secret.md", "../../outside", "~", "~/.ssh",
+    "skills/alpha/linked.md", "skills/stolen", "skills/stolen/SKILL.md", "OUTSIDE/secret.md", "OUTSIDE",
+    "skills/../../outside/secret.md", "skills/alpha/../../../outside", "/", "file:///%2e%2e/etc",
+    "skills/alpha/SKILL.md\x00", "ROOT/../outside/skills/stolen",
+])
+def test_mcp_tools_confine_check_and_resolve(confined, path: str) -> None:
+    """The MCP bridge takes paths and ids from a model: the same walls."""
+    from skill_lsp.mcp_server import AgentTools
+
+    root, out, ix = confined
+    tools = AgentTools(ix)
+    path = path.replace("OUTSIDE", str(out)).replace("ROOT", str(root))
+    for call in (lambda: tools.check(path), lambda: tools.resolve(id=path), lambda: tools.resolve(name=path)):
+        try:
+            answer = call()
+        except ValueError as exc:
+            assert_confined(str(exc), root, f"mcp error for {path!r}")
+            continue
+        assert_confined(answer, root, f"mcp answer for {path!r}")
+        for f in answer.get("findings", ()):
+            assert not f["path"].startswith(("/etc", str(out))) and ".." not in f["path"].split("/")[:1], f
 
 
 # --- the editor features ------------------------------------------------------------------------
@@ -375,6 +427,26 @@ def test_disk_events_for_paths_outside_are_ignored(served) -> None:
     answer = server.call("skills/list", {})
     assert sorted(i["id"] for i in answer["result"]["items"]) == ["alpha", "alpha/notes.md", "using-hub"]
     assert_confined(answer, root, "list after hostile disk events")
+
+
+def test_symlinks_out_made_while_serving_are_not_followed(served) -> None:
+    """The server's own watcher sees a link out appear beside a new skill: the skill comes, the link does not."""
+    root, out, server = served
+    (root / "skills/alpha/late-link.md").symlink_to(out / "secret.md")
+    (root / "skills/late-stolen").symlink_to(out / "skills" / "stolen", target_is_directory=True)
+    (root / "skills/late").mkdir()
+    (root / "skills/late/SKILL.md").write_text("---\nname: late\ndescription: Use when late.\n---\n# Late\n",
+                                               encoding="utf-8")
+    deadline = time.monotonic() + 60
+    while True:
+        ids = [i["id"] for i in server.call("skills/list", {})["result"]["items"]]
+        if "late" in ids or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert "late" in ids, "the watcher never reported the new skill"
+    assert not [i for i in ids if "stolen" in i or "late-link" in i], ids
+    answer = server.call("skills/route", {"query": f"stolen secret {SECRET}", "limit": 50})
+    assert_confined(answer, root, "route after late links")
 
 
 def test_nothing_the_server_ever_said_holds_the_secret(served) -> None:

@@ -430,3 +430,23 @@ def test_a_removed_symlink_takes_its_finding_with_it(tmp_path: Path, outside: Pa
     apply_changes(ix, [Change("deleted", str(link))])
     assert findings_of(ix, link) == []
     assert signature(ix) == signature(SkillIndex.from_roots([root]))
+
+
+@pytest.mark.parametrize("how", ["watcher", "editor"])
+def test_a_symlink_replaced_by_a_real_file_loses_its_finding(tmp_path: Path, outside: Path, how: str) -> None:
+    """A file becomes a link out (the watcher sees it), then a real file again (an editor saves it)."""
+    root = small_tree(tmp_path)
+    notes = root / NOTES
+    ix = SkillIndex.from_roots([root])
+    notes.unlink()
+    notes.symlink_to(outside / "secret.md")
+    apply_changes(ix, [Change("modified", str(notes))])
+    assert [f.code for f in findings_of(ix, notes)] == ["IO004"]
+    notes.unlink()
+    notes.write_text("# Notes\n\nA real file again.\n", encoding="utf-8")
+    if how == "watcher":
+        apply_changes(ix, [Change("created", str(notes))])
+    else:
+        ix.update(str(notes), notes.read_text(encoding="utf-8"))
+    assert findings_of(ix, notes, "IO004") == []
+    assert signature(ix) == signature(SkillIndex.from_roots([root]))

@@ -21,11 +21,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from skill_lsp.agent_api import list_request, route_request
+from skill_lsp.config import Settings
 from skill_lsp.index import SkillIndex
 from skill_lsp.rules import check_all
 from skill_lsp.watch import Change, apply_changes
 
-INDEX_PROFILE = settings(derandomize=True, deadline=None, max_examples=60, print_blob=True,
+INDEX_PROFILE = settings(derandomize=True, deadline=None, max_examples=100, print_blob=True,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # Files that are always there: the plugin's manifest and one skill of it. Plugin declarations are
@@ -79,8 +80,10 @@ def tree_and_ops(draw: st.DrawFn) -> tuple[dict[str, str], list[tuple]]:
         files[rel] = text if text is not None else draw(doc_text(rel))
     ops: list[tuple] = []
     for _ in range(draw(st.integers(1, 10))):
-        kind = draw(st.sampled_from(["update", "update", "update", "remove", "rmdir", "rename"]))
-        if kind == "update":
+        kind = draw(st.sampled_from(["update", "update", "update", "remove", "rmdir", "rename", "hostile"]))
+        if kind == "hostile":  # what only the disk can hold: the watcher's events bring it
+            ops.append((draw(st.sampled_from(HOSTILE_WRITES)), draw(st.sampled_from(UNIVERSE))))
+        elif kind == "update":
             rel = draw(st.sampled_from(UNIVERSE))
             ops.append(("update", rel, draw(doc_text(rel))))
         elif kind == "remove":
@@ -91,6 +94,10 @@ def tree_and_ops(draw: st.DrawFn) -> tuple[dict[str, str], list[tuple]]:
             old, new = draw(st.sampled_from(UNIVERSE)), draw(st.sampled_from(UNIVERSE))
             ops.append(("rename", old, new))
     return files, ops
+
+
+MAX_BYTES = 3000  # the size limit of both indexes: drawn texts stay under it, "big" goes over
+HOSTILE_WRITES = ["binary", "big", "latin1", "link_out", "link_loop"]
 
 
 @contextmanager
@@ -117,7 +124,7 @@ def state(ix: SkillIndex) -> tuple[list[str], list[str], object]:
 
 
 def assert_same_as_cold(ix: SkillIndex, root: Path, history: list[tuple]) -> None:
-    cold = SkillIndex.from_roots([root])
+    cold = SkillIndex.from_roots([root], Settings(max_file_bytes=MAX_BYTES))
     got, want = state(ix), state(cold)
     for part, a, b in zip(("findings", "list", "route"), got, want, strict=True):
         if a != b:
@@ -130,8 +137,31 @@ def assert_same_as_cold(ix: SkillIndex, root: Path, history: list[tuple]) -> Non
 def _disk_op(root: Path, op: tuple) -> list[Change] | None:
     """Do `op` on disk; the watcher events it causes (None when it is not possible on disk)."""
     kind = op[0]
+    if kind in HOSTILE_WRITES:
+        p = root / op[1]
+        existed = p.exists() or p.is_symlink()
+        events = _mkdirs(p.parent)
+        if p.is_symlink() or (kind.startswith("link") and p.is_file()):
+            p.unlink()
+        if p.is_dir():
+            return None
+        if kind == "binary":
+            p.write_bytes(b"\x00\x01PK\x03\x04" * 20)
+        elif kind == "big":
+            p.write_text("# Big\n\n" + "many words here " * (MAX_BYTES // 10), encoding="utf-8")
+        elif kind == "latin1":
+            p.write_bytes("---\nname: caf\u00e9\n---\n# Caf\u00e9 cr\u00e8me\n".encode("latin-1"))
+        elif kind == "link_out":
+            outside = root.parent / "outside.md"
+            outside.write_text("# Outside\n\nNever indexed.\n", encoding="utf-8")
+            p.symlink_to(outside)
+        else:
+            p.symlink_to(p.name)  # points at itself
+        return events + [Change("modified" if existed else "created", str(p))]
     if kind == "update":
         p = root / op[1]
+        if p.is_symlink():  # the editor saves a file of its own there
+            p.unlink()
         created = not p.exists()
         events = _mkdirs(p.parent)
         p.write_text(op[2], encoding="utf-8")
@@ -172,10 +202,15 @@ def _mkdirs(folder: Path) -> list[Change]:
 def test_editor_updates_end_like_a_cold_index(case: tuple[dict[str, str], list[tuple]]) -> None:
     files, ops = case
     with tree(files) as root:
-        ix = SkillIndex.from_roots([root])
+        ix = SkillIndex.from_roots([root], Settings(max_file_bytes=MAX_BYTES))
         history: list[tuple] = []
         for op in ops:
-            if op[0] == "update":
+            if op[0] in HOSTILE_WRITES:
+                changes = _disk_op(root, op)
+                if changes is None:
+                    continue
+                apply_changes(ix, changes)
+            elif op[0] == "update":
                 text = op[2]
                 _disk_op(root, op)
                 ix.update(str(root / op[1]), text)
@@ -198,7 +233,7 @@ def test_disk_events_end_like_a_cold_index(case: tuple[dict[str, str], list[tupl
     """The watcher's path: events applied in batches of `batch` operations, as debouncing groups them."""
     files, ops = case
     with tree(files) as root:
-        ix = SkillIndex.from_roots([root])
+        ix = SkillIndex.from_roots([root], Settings(max_file_bytes=MAX_BYTES))
         history: list[tuple] = []
         pending: list[Change] = []
         for i, op in enumerate(ops):

@@ -120,15 +120,30 @@ async def test_tcp_on_loopback_answers_initialize(tmp_path: Path) -> None:
             except OSError:
                 assert loop.time() < deadline, "the server never listened"
                 await asyncio.sleep(0.05)
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "processId": None, "rootUri": uri(tree), "capabilities": {}}}).encode()
-        writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        await writer.drain()
-        header = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT_S)
-        length = int(header.split(b"Content-Length: ")[1].split(b"\r\n")[0])
-        reply = json.loads(await asyncio.wait_for(reader.readexactly(length), WAIT_S))
+        async def send(message: dict) -> None:
+            body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+            writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            await writer.drain()
+
+        async def reply_to(rid: int) -> dict:
+            while True:
+                header = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT_S)
+                length = int(header.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+                message = json.loads(await asyncio.wait_for(reader.readexactly(length), WAIT_S))
+                if message.get("id") == rid and "method" not in message:
+                    return message
+
+        await send({"id": 1, "method": "initialize", "params": {
+            "processId": None, "rootUri": uri(tree), "capabilities": {}}})
+        reply = await reply_to(1)
         assert reply["id"] == 1 and reply["result"]["serverInfo"]["name"] == "skill-lsp"
+        await send({"method": "initialized", "params": {}})
+        await send({"id": 2, "method": "shutdown"})
+        assert "result" in await reply_to(2)
+        await send({"method": "exit"})
+        assert await asyncio.wait_for(proc.wait(), WAIT_S) == 0, "shutdown + exit over TCP ends the server with 0"
         writer.close()
     finally:
-        proc.terminate()
+        if proc.returncode is None:
+            proc.terminate()
         await proc.wait()

@@ -11,7 +11,8 @@ Layout: one file per root, `<dir>/parsed-<hash of the root path>.bin`. It holds 
 of (key, length) and then each entry's marshal'd bytes, so a run reads the file once, decodes
 only the entries it uses, and writes back (atomically) the entries of the documents it used
 (the blobs it read, copied as they are, plus the new ones). Documents that left the tree drop out
-at the next write; files of roots that no longer exist are removed after a month.
+at the next full write (`save(prune=True)`, after a cold index of the root); files of roots that
+no longer exist are removed after a month.
 
 Misses are parsed in worker processes when there are many of them (`parse_many`): the workers
 send back the encoded form, which is also what gets written, so nothing is encoded twice.
@@ -221,16 +222,18 @@ def _receive(stream: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """Building hundreds of thousands of small acyclic objects: the cyclic collector would scan
-    the whole growing index again and again for nothing; reference counting frees them."""
-    was = gc.isenabled()
-    gc.disable()
+def _few_collections() -> Iterator[None]:
+    """Building hundreds of thousands of small acyclic objects: with the default thresholds the
+    cyclic collector would scan the growing index again and again for nothing (reference
+    counting frees what is dropped). Not disabled outright: re-enabling would leave every object
+    made meanwhile in the young generation, and the next collection would scan them all at once."""
+    before = gc.get_threshold()
+    if before[0] and before[0] < 100_000:
+        gc.set_threshold(100_000, max(before[1], 50), max(before[2], 1000))
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        gc.set_threshold(*before)
 
 
 class _Incomplete(Exception):
@@ -300,7 +303,7 @@ class ParseCache:
         out: list[ParsedDoc | None] = [None] * len(texts)
         missing: list[int] = []
         keys = [text_key(t, self.limits) for t in texts]
-        with _no_gc():
+        with _few_collections():
             for i, (text, key) in enumerate(zip(texts, keys, strict=True)):
                 blob = blobs.get(key)
                 if blob is None:
@@ -395,23 +398,35 @@ class ParseCache:
             raise _Incomplete(left)
 
     # --- writing -------------------------------------------------------------------------------
-    def save(self) -> bool:
-        """Write the entries used since the cache was opened, when they differ from the file's.
-        Never raises: a cache that cannot be written is a cache that is not used."""
+    def save(self, prune: bool = True) -> bool:
+        """Write the cache file when it would change. Never raises: a cache that cannot be written
+        is a cache that is not used.
+
+        `prune`: the texts asked for since the cache was opened are every document of the root,
+        so the file keeps exactly their entries (what left the tree drops out). A caller that
+        asked for some documents only (a re-index that reused the other parses) passes False:
+        the file's other entries are kept.
+        """
         if self.path is None:
             return False
         blobs = self._load()
-        if len(self._used) < MIN_DOCS:
+        if prune:
+            entries = self._used
+            if not self._dirty and len(entries) == len(blobs):
+                return False  # the file holds exactly these entries already
+        else:
+            if not self._dirty:
+                return False
+            entries = {**blobs, **self._used}
+        if len(entries) < MIN_DOCS:
             return False
-        if not self._dirty and len(self._used) == len(blobs):
-            return False  # the file holds exactly these entries already
         t0 = time.perf_counter()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".parsed-", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    _write_entries(fh, self._used, self.root)
+                    _write_entries(fh, entries, self.root)
                 os.replace(tmp, self.path)
             except BaseException:
                 with contextlib.suppress(OSError):

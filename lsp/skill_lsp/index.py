@@ -211,6 +211,10 @@ class SkillIndex:
                     texts[p] = self.detached[p]
             position = self.roots.index(root)
             reuse = {p: d for p, d in self.docs.items() if d.root == root}
+            # parses depend on the root's limits: after a settings change, nothing is reused
+            limits = self.root_settings[root].limits()
+            if load_settings(root, self.base_settings)[0].limits() != limits:
+                reuse = {}
             editor = {p for p in self.editor_paths if p in texts}
             gone = self._unload_root(root)
             self.roots.remove(root)
@@ -245,8 +249,9 @@ class SkillIndex:
         now = time.time_ns()
         for path, kind in ordered:
             text = overlay.get(path)
-            up = FileUpdate(text, None, None, len(text.encode("utf-8")) if text is not None else 0, 0, True)
-            if text is None:
+            if text is not None:
+                up = self.text_update(path, text)
+            else:
                 result = read_doc(path, settings.max_file_bytes)
                 up = FileUpdate(result.text, None, result.problem, result.size, result.mtime_ns,
                                 now - result.mtime_ns < RACY_NS)
@@ -597,8 +602,19 @@ class SkillIndex:
     def update(self, path: str, text: str) -> set[str]:
         """An editor's text for one file (created or changed). Returns the paths whose findings may change."""
         path = os.path.normpath(path)
-        up = FileUpdate(text, None, None, len(text.encode("utf-8")), 0, True)
-        return self.commit({path: up}, editor=True)
+        return self.commit({path: self.text_update(path, text)}, editor=True)
+
+    def text_update(self, path: str, text: str) -> FileUpdate:
+        """An editor's text, judged like the same bytes on disk: over the size limit or binary, it
+        is reported, not parsed; a byte-order mark is dropped (as `read_doc` does)."""
+        data = text.encode("utf-8", "surrogatepass")
+        limit = self.settings_for(path).max_file_bytes
+        if len(data) > limit:
+            return FileUpdate(None, None, ("IO001", f"file is {len(data):,} bytes, over the {limit:,}-byte limit; "
+                                                    "not parsed"), len(data), 0, True)
+        if b"\x00" in data[:8192]:
+            return FileUpdate(None, None, ("IO002", "file is binary, not Markdown text; not parsed"), len(data), 0, True)
+        return FileUpdate(text.removeprefix("\ufeff"), None, None, len(data), 0, True)
 
     def remove(self, path: str) -> set[str]:
         """A file (or a whole folder) is gone. Returns the paths whose findings may change."""
@@ -608,8 +624,7 @@ class SkillIndex:
         """`old` moved to `new` (files or folders); `text` is an editor's text for the new file."""
         old, new = os.path.normpath(old), os.path.normpath(new)
         if text is not None:
-            return self.commit({new: FileUpdate(text, None, None, len(text.encode("utf-8")), 0, True)}, [old],
-                               editor=True)
+            return self.commit({new: self.text_update(new, text)}, [old], editor=True)
         if os.path.isdir(new):
             files = [os.path.join(d, f) for d, _ds, fs in os.walk(new) for f in fs]
             ups = {f: _read_update(f, self.settings_for(f).max_file_bytes) for f in files}
@@ -664,6 +679,7 @@ class SkillIndex:
                 path = os.path.normpath(path)
                 if not allows(path, False):
                     continue
+                self._drop_walk_problems(path, b, folder=False)  # a file with content: no longer a bad link
                 self._add_file(path, b)
                 ups[path] = up
                 if is_markdown(path):

@@ -22,15 +22,13 @@ import ipaddress
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, BinaryIO
 
 import attrs
 from lsprotocol import types as lsp
-from lsprotocol.types import ResponseErrorMessage
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, default_converter
 from pygls.uris import from_fs_path, to_fs_path
 
 from . import __version__, agent_api
@@ -44,99 +42,30 @@ from .features import rename as f_rename
 from .features.context import Ctx
 from .index import SkillIndex
 from .model import Finding
+from .protocol import (
+    LIST,
+    RESOLVE,
+    ROUTE,
+    ListParams,
+    ResolveParams,
+    RouteParams,
+    SkillProtocol,
+    lenient,
+    lsp_workspace,
+    make_converter,
+    run_stdio,
+    run_tcp,
+)
 from .rules import check_path
 from .watch import Change, TreeWatcher, apply_changes
 
 log = logging.getLogger("skill_lsp.server")
 
 STATUS = "skills/status"
-ROUTE, LIST, RESOLVE = "skills/route", "skills/list", "skills/resolve"
 SECTION = "skillLsp"
 WATCH_GLOB = "**/*.{md,json}"
 INITIAL = "initial index"
 AGENT_WAIT_S = 120.0  # agent requests wait this long for the first index before answering
-
-
-# --- typed custom requests ------------------------------------------------------------------
-# Params are attrs classes structured by a lenient hook: a wrong type never makes pygls drop the
-# request (it would leave the client waiting); it is reported back as InvalidParams instead.
-@attrs.define
-class RouteParams:
-    query: str = ""
-    limit: int | None = None
-    root: str | None = None
-    problems: list[str] = attrs.field(factory=list)
-
-
-@attrs.define
-class ListParams:
-    root: str | None = None
-    problems: list[str] = attrs.field(factory=list)
-
-
-@attrs.define
-class ResolveParams:
-    id: str | None = None
-    name: str | None = None
-    problems: list[str] = attrs.field(factory=list)
-
-
-_FIELD_TYPES: dict[type, dict[str, type]] = {
-    RouteParams: {"query": str, "limit": int, "root": str},
-    ListParams: {"root": str},
-    ResolveParams: {"id": str, "name": str},
-}
-
-
-def _lenient(cls: type) -> Callable[[Any, Any], Any]:
-    def hook(obj: Any, _type: Any) -> Any:
-        if obj is None:
-            return cls()
-        if not isinstance(obj, dict):
-            return cls(problems=["params must be a JSON object"])
-        values: dict[str, Any] = {}
-        problems: list[str] = []
-        for name, want in _FIELD_TYPES[cls].items():
-            value = obj.get(name)
-            if value is None:
-                continue
-            if isinstance(value, want) and not (want is int and isinstance(value, bool)):
-                values[name] = value
-            else:
-                problems.append(f"`{name}` must be a {'string' if want is str else 'number'}")
-        return cls(**values, problems=problems)
-    return hook
-
-
-def _request_type(method_name: str, params_cls: type) -> type:
-    @attrs.define
-    class Request:
-        id: Any
-        params: params_cls | None = None  # type: ignore[valid-type]
-        method: str = method_name
-        jsonrpc: str = "2.0"
-    Request.__name__ = params_cls.__name__.replace("Params", "Request")
-    attrs.resolve_types(Request, localns={"params_cls": params_cls, "Any": Any})
-    return Request
-
-
-CUSTOM_REQUESTS: dict[str, type] = {
-    ROUTE: _request_type(ROUTE, RouteParams),
-    LIST: _request_type(LIST, ListParams),
-    RESOLVE: _request_type(RESOLVE, ResolveParams),
-}
-
-
-def make_converter():  # noqa: ANN201 - a cattrs Converter
-    conv = default_converter()
-    for cls in _FIELD_TYPES:
-        conv.register_structure_hook(cls, _lenient(cls))
-    return conv
-
-
-class SkillProtocol(LanguageServerProtocol):
-    def get_message_type(self, method: str) -> type | None:
-        return CUSTOM_REQUESTS.get(method) or super().get_message_type(method)
 
 
 # --- the server -----------------------------------------------------------------------------
@@ -176,13 +105,12 @@ def guarded(default: Any = None) -> Callable:
 
 
 class SkillServer(LanguageServer):
+    protocol: SkillProtocol
+
     def report_server_error(self, error: Exception, source: Any) -> None:
-        if isinstance(error, ValueError) and not isinstance(error, JsonRpcException):
-            # JSON-RPC: a body that is not JSON gets a Parse error with a null id
-            self.protocol._send_data(ResponseErrorMessage(
-                id=None, error=lsp.ResponseError(code=-32700, message=f"Parse error: {error}")))
-            return
-        super().report_server_error(error, source)
+        """A log line, not a message box: the failing request already got its error answer, and
+        what failed in a notification handler was logged with its traceback where it happened."""
+        log.warning("%s: %s", getattr(source, "__name__", source), error)
 
     def __init__(self) -> None:
         super().__init__("skill-lsp", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
@@ -326,6 +254,7 @@ class SkillServer(LanguageServer):
             log.exception("initialize failed")
 
     def _initialize(self, params: lsp.InitializeParams) -> None:
+        self.protocol._workspace = lsp_workspace(self.workspace)
         self.init_options = params.initialization_options
         # Pull only for clients that also accept "pull again" (refresh): a client that pulls but
         # cannot be told to re-pull (Neovim 0.11) would see another file's changes only on its
@@ -362,9 +291,34 @@ class SkillServer(LanguageServer):
         await self.rebuild(INITIAL)
 
     def on_shutdown(self, params: Any = None) -> None:
+        self._stop_watcher()
+
+    def _stop_watcher(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None
+
+    # --- connections -------------------------------------------------------------------------
+    def serve_stdio(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
+        """Serve one client over stdio until `exit` or the end of input; the process exit code."""
+        return self._run(run_stdio(self.protocol, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer))
+
+    def serve_tcp(self, host: str, port: int) -> int:
+        return self._run(run_tcp(self.protocol, host, port, lambda where: log.info("listening on %s", where)))
+
+    def _run(self, connection: Coroutine[Any, Any, int]) -> int:
+        async def main() -> int:
+            asyncio.get_running_loop().set_exception_handler(_loop_exception)
+            try:
+                return await connection
+            finally:
+                self._stop_watcher()  # its thread must not call into a closed loop
+                for timer in self.timers.values():
+                    timer.cancel()
+        try:
+            return asyncio.run(main())
+        except KeyboardInterrupt:
+            return 130
 
     def _register_dynamic(self) -> None:
         regs = []
@@ -839,7 +793,7 @@ class SkillServer(LanguageServer):
         if params is None:
             params = cls()
         elif isinstance(params, dict):  # executeCommand arguments arrive as plain JSON
-            params = _lenient(cls)(params, cls)
+            params = lenient(cls)(params, cls)
         elif not isinstance(params, cls):
             params = cls(problems=["params must be a JSON object"])
         if params.problems:
@@ -880,6 +834,15 @@ class SkillServer(LanguageServer):
 
 
 REQUEST_FAILED = lsp.LSPErrorCodes.RequestFailed.value
+
+
+def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    if isinstance(exc, asyncio.CancelledError):
+        # a handler cancelled because the connection closed; pygls' callbacks re-raise that
+        log.debug("cancelled: %s", context.get("message"))
+        return
+    loop.default_exception_handler(context)
 
 
 def _free(method: Callable) -> Callable:
@@ -952,10 +915,6 @@ def _quiet_refusals(record: logging.LogRecord) -> bool:
     """pygls logs a traceback for every error answer; ours (a refused rename, bad params) are
     answers, not faults, so they are left out of the log."""
     exc = record.exc_info[1] if record.exc_info else None
-    if isinstance(exc, ValueError) and record.getMessage() == "Unable to handle message":
-        # a frame that is not JSON: answered with a parse error (report_server_error); one line
-        record.msg, record.args, record.exc_info, record.exc_text = f"malformed message refused: {exc}", (), None, None
-        return True
     return not (isinstance(exc, JsonRpcException) and exc.code in (REQUEST_FAILED, JsonRpcInvalidParams.CODE))
 
 
@@ -987,10 +946,8 @@ def serve(args: argparse.Namespace) -> int:
             print(f"skill-lsp: error: --host {host} is not a loopback address; the server listens on "
                   "127.0.0.1, ::1 or localhost only", file=sys.stderr)
             return 2
-        server.start_tcp(host, args.port)
-        return 0
-    server.start_io()
-    return 0
+        return server.serve_tcp(host, args.port)
+    return server.serve_stdio()
 
 
 __all__ = ["SkillServer", "create_server", "serve"]
