@@ -176,3 +176,33 @@ def test_one_root_per_file(tmp_path: Path, cache_home: Path) -> None:
         c.parse_many(many_texts(cache_mod.MIN_DOCS, salt=root.name), workers=1)
         c.save()
     assert len(list(cache_home.glob("parsed-*.bin"))) == 2
+
+
+def _tree_of(root: Path, n: int) -> None:
+    for i in range(n):
+        d = root / "skills" / f"s{i}"
+        d.mkdir(parents=True)
+        (d / "SKILL.md").write_text(f"---\nname: s{i}\ndescription: Use when case {i}.\n---\n# S{i}\n\n"
+                                    f"See [notes](notes.md) and [gone](missing-{i}.md).\n", encoding="utf-8")
+        (d / "notes.md").write_text(f"# Notes {i}\n\nBack to `s{(i + 1) % n}`.\n", encoding="utf-8")
+
+
+def test_an_index_started_warm_has_the_same_findings_and_sees_edits(tmp_path: Path, cache_home: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from skill_lsp.index import SkillIndex
+    from skill_lsp.rules import check_all
+
+    root = tmp_path / "tree"
+    _tree_of(root, cache_mod.MIN_DOCS // 2 + 10)
+    cold = SkillIndex.from_roots([root])
+    assert list(cache_home.glob("parsed-*.bin")), "a tree this big is cached"
+    # edited on disk between two starts: the warm start must see the new text, not the cached parse
+    edited = root / "skills" / "s3" / "SKILL.md"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n[another](nowhere.md)\n", encoding="utf-8")
+    warm = SkillIndex.from_roots([root])
+    monkeypatch.setenv(cache_mod.ENV_DIR, "off")
+    fresh = SkillIndex.from_roots([root])
+    key = lambda ix: sorted((f.path, f.code, f.span, f.message) for f in check_all(ix))  # noqa: E731
+    assert key(warm) == key(fresh)
+    assert len(key(warm)) == len(key(cold)) + 1
+    assert any("nowhere.md" in f.message for f in check_all(warm) if f.path == str(edited))

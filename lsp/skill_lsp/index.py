@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
+from .cache import ParseCache
 from .config import Settings, load_settings
 from .discover import AGENT_DIRS, SKIP_DIRS, IgnoreRules, is_venv, read_doc, walk
 from .model import Doc, DocKind, ParsedDoc, Plugin, Resolution, Skill, Status, TargetKind
@@ -247,6 +248,7 @@ class SkillIndex:
         # skills first, so that every sheet finds its skill as it is added
         ordered = sorted(layout.docs.items(), key=lambda item: (item[1] is not DocKind.SKILL, item[0]))
         now = time.time_ns()
+        loaded: list[tuple[str, DocKind, FileUpdate]] = []
         for path, kind in ordered:
             text = overlay.get(path)
             if text is not None:
@@ -260,8 +262,17 @@ class SkillIndex:
             if up.text is None:
                 continue
             old = reuse.get(path)
-            parsed = old.parsed if old is not None and old.parsed.text == up.text else parse(up.text, self.settings_for(path).limits())
-            self._add_doc(path, kind, root, parsed, up)
+            if old is not None and old.parsed.text == up.text:
+                up.parsed = old.parsed
+            loaded.append((path, kind, up))
+        # every text not reused is parsed at once: from the on-disk cache, or in worker processes
+        fresh = [up for _p, _k, up in loaded if up.parsed is None]
+        cache = ParseCache.for_root(root, settings.limits())
+        for up, parsed in zip(fresh, cache.parse_many([up.text for up in fresh]), strict=True):  # type: ignore[misc]
+            up.parsed = parsed
+        cache.save(prune=not reuse)
+        for path, kind, up in loaded:
+            self._add_doc(path, kind, root, up.parsed, up)  # type: ignore[arg-type]
         for path, text in overlay.items():  # open buffers of files that are no documents (yet)
             if path not in layout.docs and path in layout.files and is_markdown(path):
                 self.detached[path] = text
