@@ -165,6 +165,8 @@ def reachable_from(ix: SkillIndex, starts: list[str]) -> set[str]:
 def _unreachable(ix: SkillIndex, doc: Doc) -> Finding | None:
     if not doc.plugin_dir or doc.plugin_dir not in ix.plugins:
         return None
+    if ix.referrers(doc.path):
+        return None  # named from somewhere: reachable in practice (and the walk below is costly)
     cache_key = "reach:" + doc.plugin_dir
     cached = ix._graph_cache.get(cache_key)
     if cached is None:
@@ -174,8 +176,6 @@ def _unreachable(ix: SkillIndex, doc: Doc) -> Finding | None:
     routers, seen = cached  # type: ignore[misc]
     if not routers or doc.path in routers or doc.path in seen:
         return None
-    if ix.referrers(doc.path):
-        return None  # named from elsewhere (another pack's router): reachable in practice
     return finding("RT005", doc.path, FILE_START,
                    f"no router of plugin `{ix.plugins[doc.plugin_dir].name}` leads to this skill",
                    related=tuple(Related(r, FILE_START, "a router of this plugin") for r in routers[:3]))
