@@ -122,8 +122,14 @@ class SkillIndex:
         self.editor_paths: set[str] = set()  # documents whose text came from an editor
         self.racy: set[str] = set()  # documents whose size+mtime stamp cannot be trusted
         self.generation = 0
-        self._graph_cache: dict[str, object] = {}
+        self._graph_cache: dict[str, object] = {}  # whole-tree figures of rules, dropped at every commit
+        # per-document figures of rules, kept across commits: each entry holds the object it was
+        # derived from (a resolutions list) and is used only while that is still the one indexed
+        self.rule_memo: dict[str, dict[str, object]] = {}
         self._cycle_members: set[str] | None = None
+        # skill -> (its resolutions, the skills it routes to): kept while its resolutions are the
+        # same list and no document came, went or changed plugin (what `target_doc` reads)
+        self._skill_succ: dict[str, tuple[list[Resolution] | None, list[str]]] = {}
         self._cold = False  # read by resolve.py's caches; the index never resolves mid-build
 
     @property
@@ -307,6 +313,7 @@ class SkillIndex:
             self._resolve_doc(p)
         self._sort_tables()
         self._cycle_members = None
+        self._skill_succ.clear()
         self.generation += 1
         self._graph_cache.clear()
 
@@ -959,6 +966,11 @@ class SkillIndex:
         self.generation += 1
         self._graph_cache.clear()
         if b.skill_edges:
+            memo = self._skill_succ
+            for key in b.moved | b.gone | b.members:  # what `target_doc` and doc kinds read
+                memo.pop(key, None)
+                for r in self.referrers(key):
+                    memo.pop(r, None)
             after = self._cycle_nodes()
             b.touched |= cycles_before | after
             self._cycle_members = after
@@ -980,6 +992,13 @@ class SkillIndex:
         if doc.kind is DocKind.SKILL and doc.plugin_dir:
             b.members.add(doc.plugin_dir)
 
+    def cycle_members(self) -> set[str]:
+        """Skills on a cycle of routing edges: where cycle findings can be (kept across commits)."""
+        with self.lock:
+            if self._cycle_members is None:
+                self._cycle_members = self._cycle_nodes()
+            return self._cycle_members
+
     def _cycle_nodes(self) -> set[str]:
         """Skills on a cycle of routing edges (strongly connected, any routing kind).
 
@@ -987,13 +1006,20 @@ class SkillIndex:
         or which search order the cycle rule uses.
         """
         graph: dict[str, list[str]] = {}
+        memo = self._skill_succ
         for skill in self.skills.values():
-            if skill.path not in self.docs:
+            path = skill.path
+            if path not in self.docs:
                 continue
-            succ = [t for _r, t in self.routing_edges(skill.path)
-                    if t in self.docs and self.docs[t].kind is DocKind.SKILL]
+            res = self.resolutions.get(path)
+            hit = memo.get(path)
+            if hit is not None and hit[0] is res:
+                succ = hit[1]
+            else:
+                succ = [t for _r, t in self.routing_edges(path) if t in self.docs and self.docs[t].kind is DocKind.SKILL]
+                memo[path] = (res, succ)
             if succ:
-                graph[skill.path] = succ
+                graph[path] = succ
         return _cyclic_nodes(graph)
 
     def _identity_keys(self, doc: Doc) -> set[str]:

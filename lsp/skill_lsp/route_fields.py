@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .model import Doc, DocKind, ParsedDoc, Reference, RefKind, TargetKind
-from .stem import tokens
+from .stem import term_counts
 
 if TYPE_CHECKING:
     from .index import SkillIndex
@@ -465,10 +465,12 @@ def anchors_of(ix: SkillIndex, src: str, deps: set[str]) -> list[tuple[str, Anch
 
 
 def bag(text: str) -> Counter[str]:
-    return Counter(tokens(text))
+    return term_counts(text)
+
 
 def bag_lines(texts: list[str]) -> Counter[str]:
-    return Counter(tokens("\n".join(texts)))
+    return term_counts("\n".join(texts))
+
 def pack_router(ix: SkillIndex, doc: Doc) -> str | None:
     """The router skill of the plugin that holds a skill: `using-*`, else none."""
     if not doc.plugin_dir or doc.plugin_dir not in ix.plugins:

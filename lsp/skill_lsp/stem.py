@@ -7,6 +7,7 @@ every word of every document, so it sits behind a cache.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 
@@ -159,6 +160,22 @@ def stem(word: str) -> str:
     if s:
         return s
     return _porter(word) if len(word) > 3 and word.isalpha() else word
+
+
+def term_counts(text: str) -> Counter[str]:
+    """Counter(tokens(text)), counted by word first (in C) and stemmed once per distinct word:
+    a long body repeats its words, so this is several times faster than stemming each one."""
+    cache = _CACHE
+    out: Counter[str] = Counter()
+    for w, n in Counter(_TOKEN.findall(text.lower())).items():
+        t = cache.get(w)
+        if t is None:
+            t = _term(w)
+            if len(cache) < _CACHE_MAX:
+                cache[w] = t
+        if t:
+            out[t] += n
+    return out
 
 
 def tokens(text: str) -> list[str]:

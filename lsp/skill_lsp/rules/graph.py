@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from ..model import Doc, DocKind, Finding, RefKind, Related, Span, Status
+from ..model import Doc, DocKind, Finding, RefKind, Related, Span, Status, TargetKind
 from .base import FILE_START, finding
 
 if TYPE_CHECKING:
@@ -26,7 +26,8 @@ def check_graph(ix: SkillIndex, doc: Doc) -> list[Finding]:
         f = _unreachable(ix, doc)
         if f:
             out.append(f)
-        out.extend(f for f in _cycles(ix) if f.path == doc.path)
+        if doc.path in ix.cycle_members():  # a superset kept by the index: skip the walk for the rest
+            out.extend(f for f in _cycles(ix) if f.path == doc.path)
     return out
 
 
@@ -166,16 +167,19 @@ def _unreachable(ix: SkillIndex, doc: Doc) -> Finding | None:
     if not doc.plugin_dir or doc.plugin_dir not in ix.plugins:
         return None
     if ix.referrers(doc.path):
-        return None  # named from somewhere: reachable in practice (and the walk below is costly)
-    cache_key = "reach:" + doc.plugin_dir
-    cached = ix._graph_cache.get(cache_key)
-    if cached is None:
-        routers = routers_of(ix, doc.plugin_dir)
-        cached = (routers, reachable_from(ix, routers)) if routers else ([], set())
-        ix._graph_cache[cache_key] = cached
-    routers, seen = cached  # type: ignore[misc]
-    if not routers or doc.path in routers or doc.path in seen:
+        return None  # named from somewhere: reachable in practice
+    routers = routers_of(ix, doc.plugin_dir)
+    if not routers or doc.path in routers:
         return None
+    # Nothing names this skill, so the only edge that can lead here is a reference to its plugin
+    # (which stands for its router skill): only then is the costly walk from the routers needed.
+    if ix.target_doc(doc.plugin_dir, TargetKind.PLUGIN) == doc.path and ix.referrers(doc.plugin_dir):
+        cache_key = "reach:" + doc.plugin_dir
+        seen = ix._graph_cache.get(cache_key)
+        if seen is None:
+            seen = ix._graph_cache[cache_key] = reachable_from(ix, routers)
+        if doc.path in seen:  # type: ignore[operator]
+            return None
     return finding("RT005", doc.path, FILE_START,
                    f"no router of plugin `{ix.plugins[doc.plugin_dir].name}` leads to this skill",
                    related=tuple(Related(r, FILE_START, "a router of this plugin") for r in routers[:3]))

@@ -124,21 +124,35 @@ def _future_names(ix: SkillIndex) -> frozenset[str]:
     cached = ix._graph_cache.get("future_names")
     if cached is not None:
         return cached  # type: ignore[return-value]
+    # per document, kept while its resolutions are the same list: an edit re-reads one document
+    memo: dict[str, tuple[object, frozenset[str]]] = ix.rule_memo.setdefault("future_names", {})  # type: ignore[assignment]
     names: set[str] = set()
     for path, results in ix.resolutions.items():
-        lines: list[str] | None = None
-        for res in results:
-            if res.status not in (Status.MISSING, Status.UNKNOWN_PLUGIN) or res.ref.kind is RefKind.LINK:
-                continue
-            if lines is None:
-                doc = ix.docs.get(path)
-                lines = doc.parsed.text.split("\n") if doc else []
-            line = res.ref.span.start_line
-            if line < len(lines) and _FUTURE.search(lines[line]):
-                names.add(res.ref.target)
+        hit = memo.get(path)
+        if hit is None or hit[0] is not results:
+            hit = memo[path] = (results, _planned_in(ix, path, results))
+        names |= hit[1]
+    if len(memo) > 2 * len(ix.resolutions) + 64:  # documents that left
+        for path in [p for p in memo if p not in ix.resolutions]:
+            del memo[path]
     out = frozenset(names)
     ix._graph_cache["future_names"] = out
     return out
+
+
+def _planned_in(ix: SkillIndex, path: str, results: list) -> frozenset[str]:
+    names: set[str] = set()
+    lines: list[str] | None = None
+    for res in results:
+        if res.status not in (Status.MISSING, Status.UNKNOWN_PLUGIN) or res.ref.kind is RefKind.LINK:
+            continue
+        if lines is None:
+            doc = ix.docs.get(path)
+            lines = doc.parsed.text.split("\n") if doc else []
+        line = res.ref.span.start_line
+        if line < len(lines) and _FUTURE.search(lines[line]):
+            names.add(res.ref.target)
+    return frozenset(names)
 
 
 def _explicit(doc: Doc, ref: Reference) -> bool:
