@@ -1240,6 +1240,44 @@ def _rel(path: str, root: str) -> str:
 
 
 def _cyclic_nodes(graph: dict[str, list[str]]) -> set[str]:
+    """Nodes of non-trivial strongly connected components."""
+    return _tarjan(_peeled(graph))
+
+
+def _peeled(graph: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The graph without the nodes that no cycle can pass: those with no edge in or no edge out
+    (peeled repeatedly). In a skill tree that is nearly every leaf skill, so the search below
+    runs over the routers only."""
+    succ = {n: [t for t in ts if t in graph] for n, ts in graph.items()}
+    preds: dict[str, list[str]] = defaultdict(list)
+    for n, ts in succ.items():
+        for t in ts:
+            preds[t].append(n)
+    indeg = {n: len(preds.get(n, ())) for n in succ}
+    outdeg = {n: len(ts) for n, ts in succ.items()}
+    queue = [n for n in succ if not indeg[n] or not outdeg[n]]
+    gone: set[str] = set()
+    while queue:
+        n = queue.pop()
+        if n in gone:
+            continue
+        gone.add(n)
+        for t in succ[n]:
+            if t not in gone:
+                indeg[t] -= 1
+                if not indeg[t]:
+                    queue.append(t)
+        for p in preds.get(n, ()):
+            if p not in gone:
+                outdeg[p] -= 1
+                if not outdeg[p]:
+                    queue.append(p)
+    if not gone:
+        return succ
+    return {n: [t for t in ts if t not in gone] for n, ts in succ.items() if n not in gone}
+
+
+def _tarjan(graph: dict[str, list[str]]) -> set[str]:
     """Nodes of non-trivial strongly connected components (Tarjan, iterative)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
