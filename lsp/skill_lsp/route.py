@@ -86,6 +86,7 @@ CANDIDATE_FLOOR = 0.25  # documents scoring under this share of the best own sco
 EXPLAIN_CACHE = 1024  # targets whose short fields are kept for explanations
 PRUNE_K = 500  # a query reads at most this many (the heaviest) entries of one term's postings
 DELTA_REBUILD = 0.05  # rebuild the base segment once this share of documents changed since it
+AVG_SAMPLE = 2000  # above this many targets, average field lengths come from an even sample
 
 
 @dataclass(slots=True)
@@ -149,23 +150,21 @@ class _Postings:
     def rebuild(self, paths: list[str], counts_of: Callable[[str], dict[str, Counter[str]]]) -> None:
         """Index every target afresh (documents are read once; only the postings are kept)."""
         self.ids = {}
-        self.paths = []
-        all_counts = []
-        totals = dict.fromkeys(FIELDS, 0)
-        for path in sorted(paths):
-            counts = counts_of(path)
-            all_counts.append(counts)
-            for f in FIELDS:
-                c = counts.get(f)
-                if c:
-                    totals[f] += sum(c.values())
-            self.ids[path] = len(self.paths)
-            self.paths.append(path)
-        n = max(len(self.paths), 1)
-        self.avg = {f: max(totals[f] / n, 1.0) for f in FIELDS}
+        self.paths = sorted(paths)
+        for i, path in enumerate(self.paths):
+            self.ids[path] = i
+        if len(self.paths) <= AVG_SAMPLE:
+            all_counts = [counts_of(p) for p in self.paths]
+            self.avg = _average_lengths(all_counts)
+            stream = iter(all_counts)
+        else:
+            # Field lengths averaged over an even sample: holding every document's counts at once
+            # would cost hundreds of MB at 40,000 documents (memory a process keeps afterwards).
+            step = len(self.paths) / AVG_SAMPLE
+            self.avg = _average_lengths([counts_of(self.paths[int(k * step)]) for k in range(AVG_SAMPLE)])
+            stream = map(counts_of, self.paths)
         base: dict[str, tuple[array, array]] = {}
-        for i, counts in enumerate(all_counts):
-            all_counts[i] = None  # type: ignore[call-overload]  # free as we go
+        for i, counts in enumerate(stream):
             for t, w in self.weights(counts).items():
                 entry = base.get(t)
                 if entry is None:
@@ -215,6 +214,17 @@ class _Postings:
         df = (len(base[0]) if base is not None else 0) + len(self.delta.get(t, ()))
         n = max(self.live, 1)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5)) if df else 0.0
+
+
+def _average_lengths(all_counts: list[dict[str, Counter[str]]]) -> dict[str, float]:
+    totals = dict.fromkeys(FIELDS, 0)
+    for counts in all_counts:
+        for f in FIELDS:
+            c = counts.get(f)
+            if c:
+                totals[f] += sum(c.values())
+    n = max(len(all_counts), 1)
+    return {f: max(totals[f] / n, 1.0) for f in FIELDS}
 
 
 class Router:
