@@ -46,7 +46,7 @@ from .model import FrontMatter, FrontMatterKey, Heading, ParsedDoc, Problem, Ref
 from .parse import parse
 
 ENV_DIR = "SKILL_LSP_CACHE_DIR"
-FORMAT = 1
+FORMAT = 2
 MAGIC = b"skill-lsp parse cache\n"
 MIN_DOCS = 500  # below this a tree parses in well under a second: nothing to save
 POOL_MIN = 1500  # misses below this parse in-process: starting workers costs more than it saves
@@ -80,6 +80,7 @@ def encode(p: ParsedDoc, source: str | None = None) -> tuple:
         tuple(p.file_disabled),
         tuple((phrase, _span(s)) for phrase, s in p.routing_phrases),
         p.text if source is None or p.text != source else None,
+        ParsedDoc.packed(p.text),  # what the index holds of a document no editor has open
     )
 
 
@@ -100,11 +101,13 @@ def _mk_span(t: tuple[int, int, int, int], new: Any = _new, cls: type = Span,
     return s
 
 
-def decode(text: str, t: tuple) -> ParsedDoc:
-    """The ParsedDoc that `encode` was given, for the same source text."""
-    fm_t, heads, refs, body_line, line_count, words, chars, problems, disabled, file_disabled, phrases, own = t
+def decode(text: str, t: tuple, compact: bool = False) -> ParsedDoc:
+    """The ParsedDoc that `encode` was given, for the same source text; `compact`: holding its text
+    compressed (as `ParsedDoc.compact()` would, without compressing it again)."""
+    fm_t, heads, refs, body_line, line_count, words, chars, problems, disabled, file_disabled, phrases, own, z = t
     if own is not None:
         text = own
+    stored: str | bytes = z if compact and z is not None else text
     mk = _mk_span
     fm = None
     if fm_t is not None:
@@ -113,7 +116,7 @@ def decode(text: str, t: tuple) -> ParsedDoc:
                          error, None if error_span is None else mk(error_span))
     kinds = _KINDS
     return ParsedDoc(
-        text, fm,
+        stored, fm,
         [Heading(level, htext, slug, mk(s)) for level, htext, slug, s in heads],
         [Reference(kinds[k], target, mk(s), anchor, phrase, slash, in_code)
          for k, target, s, anchor, phrase, slash, in_code in refs],
@@ -296,9 +299,9 @@ class ParseCache:
         """parse(text), from the cache when the same text was parsed before."""
         return self.parse_many([text])[0]
 
-    def parse_many(self, texts: Sequence[str], workers: int | None = None) -> list[ParsedDoc]:
+    def parse_many(self, texts: Sequence[str], workers: int | None = None, compact: bool = False) -> list[ParsedDoc]:
         """parse() of each text, in order: cached ones decoded, the rest parsed (in worker
-        processes when there are many)."""
+        processes when there are many). `compact`: the parses hold their texts compressed."""
         blobs = self._load()
         out: list[ParsedDoc | None] = [None] * len(texts)
         missing: list[int] = []
@@ -310,7 +313,7 @@ class ParseCache:
                     blob = self._used.get(key)
                 if blob is not None:
                     try:
-                        out[i] = decode(text, marshal.loads(blob))
+                        out[i] = decode(text, marshal.loads(blob), compact)
                     except Exception:  # an entry that does not decode: parse, and replace it
                         missing.append(i)
                         continue
@@ -320,15 +323,15 @@ class ParseCache:
                     missing.append(i)
             if missing:
                 self.stats.misses += len(missing)
-                self._parse_missing(texts, keys, missing, out, workers)
+                self._parse_missing(texts, keys, missing, out, workers, compact)
         return out  # type: ignore[return-value]
 
     def _parse_missing(self, texts: Sequence[str], keys: list[bytes], missing: list[int],
-                       out: list[ParsedDoc | None], workers: int | None) -> None:
+                       out: list[ParsedDoc | None], workers: int | None, compact: bool) -> None:
         n = workers if workers is not None else _default_workers(len(missing))
         if n > 1:
             try:
-                self._parse_pooled(texts, keys, missing, out, n)
+                self._parse_pooled(texts, keys, missing, out, n, compact)
                 return
             except Exception:  # no processes here (sandbox, frozen app), or a worker died: the
                 missing = [i for i in missing if out[i] is None]  # rest parse in-process
@@ -342,9 +345,11 @@ class ParseCache:
                 else:
                     self._used[keys[i]] = blob
                     self._dirty = True
+            if compact:
+                p.compact()
 
     def _parse_pooled(self, texts: Sequence[str], keys: list[bytes], missing: list[int],
-                      out: list[ParsedDoc | None], n: int) -> None:
+                      out: list[ParsedDoc | None], n: int, compact: bool) -> None:
         """Split the misses over n worker processes; decode their answers here as they come."""
         lim = self.limits
         shares = [missing[w::n] for w in range(n)]
@@ -374,7 +379,7 @@ class ParseCache:
                     for i, blob in zip(chunk, _receive(proc.stdout), strict=True):
                         if blob is None:
                             continue  # parsed in-process by the caller's fallback
-                        out[i] = decode(texts[i], marshal.loads(blob))
+                        out[i] = decode(texts[i], marshal.loads(blob), compact)
                         self._used[keys[i]] = blob
                         self._dirty = True
                         self.stats.pooled += 1

@@ -49,6 +49,8 @@ FUZZY_ALL = 400  # more changed names than this in one batch: re-resolve every f
 # A file whose mtime is this close to the moment it was read may still change within the same
 # timestamp tick; its stamp is not trusted later (the "racy git" rule).
 RACY_NS = 2_000_000_000
+LOAD_CHUNK = 2048  # documents read and parsed together when a root is loaded
+COLD_CHUNK = 16384  # the same when most must be parsed (each batch starts its parse workers)
 
 
 @dataclass(slots=True)
@@ -254,31 +256,44 @@ class SkillIndex:
         # skills first, so that every sheet finds its skill as it is added
         ordered = sorted(layout.docs.items(), key=lambda item: (item[1] is not DocKind.SKILL, item[0]))
         now = time.time_ns()
-        loaded: list[tuple[str, DocKind, FileUpdate]] = []
-        for path, kind in ordered:
-            text = overlay.get(path)
-            if text is not None:
-                up = self.text_update(path, text)
-            else:
-                result = read_doc(path, settings.max_file_bytes)
-                up = FileUpdate(result.text, None, result.problem, result.size, result.mtime_ns,
-                                now - result.mtime_ns < RACY_NS)
-            if up.problem:
-                self.read_problems[path] = up.problem
-            if up.text is None:
-                continue
-            old = reuse.get(path)
-            if old is not None and old.parsed.text == up.text:
-                up.parsed = old.parsed
-            loaded.append((path, kind, up))
-        # every text not reused is parsed at once: from the on-disk cache, or in worker processes
-        fresh = [up for _p, _k, up in loaded if up.parsed is None]
         cache = ParseCache.for_root(root, settings.limits())
-        for up, parsed in zip(fresh, cache.parse_many([up.text for up in fresh]), strict=True):  # type: ignore[misc]
-            up.parsed = parsed
+        # In chunks: the texts of one chunk are alive at once, not the whole tree's (every text
+        # is held compressed once indexed, and a peak of all of them would stay in the process).
+        at, chunk = 0, LOAD_CHUNK
+        while at < len(ordered):
+            part = ordered[at:at + chunk]
+            at += chunk
+            loaded: list[tuple[str, DocKind, FileUpdate]] = []
+            for path, kind in part:
+                text = overlay.get(path)
+                if text is not None:
+                    up = self.text_update(path, text)
+                else:
+                    result = read_doc(path, settings.max_file_bytes)
+                    up = FileUpdate(result.text, None, result.problem, result.size, result.mtime_ns,
+                                    now - result.mtime_ns < RACY_NS)
+                if up.problem:
+                    self.read_problems[path] = up.problem
+                if up.text is None:
+                    continue
+                old = reuse.get(path)
+                if old is not None and old.parsed.text == up.text:
+                    up.parsed = old.parsed
+                loaded.append((path, kind, up))
+            # texts not reused are parsed together: from the on-disk cache, or in worker processes
+            fresh = [up for _p, _k, up in loaded if up.parsed is None]
+            parses = cache.parse_many([up.text for up in fresh], compact=True)  # type: ignore[misc]
+            for up, parsed in zip(fresh, parses, strict=True):
+                up.parsed = parsed
+            for path, kind, up in loaded:
+                if path in overlay:
+                    up.parsed.expand()  # type: ignore[union-attr]  # an editor's buffer
+                else:
+                    up.parsed.compact()  # type: ignore[union-attr]  # (a parse reused as it was)
+                self._add_doc(path, kind, root, up.parsed, up)  # type: ignore[arg-type]
+            if cache.stats.misses > cache.stats.hits:
+                chunk = COLD_CHUNK  # parsing, in worker processes: fewer, larger batches
         cache.save(prune=not reuse)
-        for path, kind, up in loaded:
-            self._add_doc(path, kind, root, up.parsed, up)  # type: ignore[arg-type]
         for path, text in overlay.items():  # open buffers of files that are no documents (yet)
             if path not in layout.docs and path in layout.files and is_markdown(path):
                 self.detached[path] = text
@@ -865,8 +880,10 @@ class SkillIndex:
             parsed = old.parsed if old is not None and old.parsed.text == up.text else parse(up.text, self.settings_for(path).limits())
         if from_editor:
             self.editor_paths.add(path)
+            parsed.expand()
         else:
             self.editor_paths.discard(path)
+            parsed.compact()
         plugin = self._plugin_of(path, root)
         owner = os.path.dirname(path) if kind is DocKind.SKILL else self._skill_dir_of(path, root)
         same_place = old is not None and old.kind is kind and old.skill_dir == owner and old.plugin_dir == plugin

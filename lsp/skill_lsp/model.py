@@ -7,6 +7,7 @@ convert columns to the client's encoding (UTF-16 for VS Code) at the edge.
 from __future__ import annotations
 
 import enum
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,9 +112,14 @@ class Problem:
     span: Span
 
 
+COMPACT_MIN_CHARS = 2048  # shorter texts are kept as they are: compressing them saves little
+
+
 @dataclass(slots=True)
 class ParsedDoc:
-    text: str
+    # The text, or once `compact()`ed its UTF-8 compressed: the index keeps every document of the
+    # tree for hours, most of them never opened, and their text is the bulk of its memory.
+    stored: str | bytes
     front_matter: FrontMatter | None
     headings: list[Heading]
     references: list[Reference]
@@ -126,6 +132,42 @@ class ParsedDoc:
     disabled: dict[int, frozenset[str | None]] = field(default_factory=dict)
     file_disabled: frozenset[str] = frozenset()
     routing_phrases: list[tuple[str, Span]] = field(default_factory=list)
+
+    def __eq__(self, other: object) -> bool:
+        """The same parse, whether or not either holds its text compressed."""
+        if not isinstance(other, ParsedDoc):
+            return NotImplemented
+        return self.text == other.text and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as dataclass equality makes it
+
+    def _fields(self) -> tuple:
+        return (self.front_matter, self.headings, self.references, self.body_start_line, self.line_count,
+                self.body_words, self.body_chars, self.problems, self.disabled, self.file_disabled,
+                self.routing_phrases)
+
+    @staticmethod
+    def packed(text: str) -> bytes | None:
+        """The compressed form `compact()` holds, or None for a text kept as it is."""
+        if len(text) < COMPACT_MIN_CHARS:
+            return None
+        return zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
+
+    @property
+    def text(self) -> str:
+        s = self.stored
+        return s if isinstance(s, str) else zlib.decompress(s).decode("utf-8", "surrogatepass")
+
+    def compact(self) -> None:
+        """Hold the text compressed (a document no editor has open is read rarely)."""
+        s = self.stored
+        if isinstance(s, str):
+            self.stored = ParsedDoc.packed(s) or s
+
+    def expand(self) -> None:
+        """Hold the text as it is (an editor has the document open and asks about it often)."""
+        if not isinstance(self.stored, str):
+            self.stored = self.text
 
     @property
     def line_lengths(self) -> list[int]:
