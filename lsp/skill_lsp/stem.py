@@ -163,18 +163,18 @@ def stem(word: str) -> str:
 
 
 def term_counts(text: str) -> Counter[str]:
-    """Counter(tokens(text)), counted by word first (in C) and stemmed once per distinct word:
-    a long body repeats its words, so this is several times faster than stemming each one."""
+    """Counter(tokens(text)), with the per-word work in C: only words never seen before are
+    stemmed here (a body of thousands of words is otherwise a Python loop per word)."""
+    words = _TOKEN.findall(text.lower())
     cache = _CACHE
-    out: Counter[str] = Counter()
-    for w, n in Counter(_TOKEN.findall(text.lower())).items():
-        t = cache.get(w)
-        if t is None:
-            t = _term(w)
-            if len(cache) < _CACHE_MAX:
-                cache[w] = t
-        if t:
-            out[t] += n
+    new = set(words).difference(cache)
+    if new:
+        if len(cache) + len(new) > _CACHE_MAX:  # a flood of unseen words: counted without the cache
+            return Counter(t for t in map(_term, words) if t)
+        for w in new:
+            cache[w] = _term(w)
+    out = Counter(map(cache.__getitem__, words))
+    out.pop("", None)
     return out
 
 
