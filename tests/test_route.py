@@ -177,3 +177,21 @@ def test_list_rejects_a_root_outside(ix: SkillIndex) -> None:
         list_request(ix, {"root": "/tmp"})
     with pytest.raises(ValueError):
         list_request(ix, [])  # type: ignore[arg-type]
+
+
+def test_a_bold_label_above_an_arrow_line_is_its_routing_phrase(tmp_path: Path) -> None:
+    """"**Label:**" with "→ Read `sheet.md` — ..." under it: the label is what the author routes."""
+    skill = tmp_path / "skills" / "kiln"
+    skill.mkdir(parents=True)
+    (skill / "SKILL.md").write_text(
+        "---\nname: kiln\ndescription: Use when firing pottery in a kiln.\n---\n# Kiln\n\n"
+        "**Glaze runs off the pot and sticks to the shelf (\"why did it drip\"):**\n"
+        "→ Read `glaze-faults.md` — thinner coats, a wider foot\n\n"
+        "**Pots crack on cooling:**\n→ Read `cooling.md`\n", encoding="utf-8")
+    (skill / "glaze-faults.md").write_text("# Glaze faults\n\nCrawling, pinholes and crazing.\n", encoding="utf-8")
+    (skill / "cooling.md").write_text("# Cooling\n\nSlow the kiln down through quartz inversion.\n",
+                                      encoding="utf-8")
+    ix = SkillIndex.from_roots([str(tmp_path)])
+    hit = top(ix, 'Glaze runs off the pot and sticks to the shelf ("why did it drip")')
+    assert hit["id"] == "kiln/glaze-faults.md"
+    assert "routing phrase" in hit["why"]

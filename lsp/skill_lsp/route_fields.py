@@ -451,8 +451,9 @@ def anchors_of(ix: SkillIndex, src: str, deps: set[str]) -> list[tuple[str, Anch
             context = _section_text(lines, heading_lines, line)
         else:
             context = lines[line] if 0 <= line < len(lines) else ""
-        if not phrase and ref.kind in (RefKind.ARROW, RefKind.ROUTE_TO):
-            phrase = _label_before(lines, line)
+        if not phrase and (ref.kind in (RefKind.ARROW, RefKind.ROUTE_TO)
+                           or (0 <= line < len(lines) and _ARROW_LINE.match(lines[line]))):
+            phrase = _label_before(lines, line)  # "**Label:**" then "→ Read `x.md`" below it
         if phrase:
             keys.extend(_phrase_keys(phrase))
         rank = seen_on_line[line]
