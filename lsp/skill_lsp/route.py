@@ -556,9 +556,10 @@ class Router:
             if len(self._explain) > EXPLAIN_CACHE:
                 self._explain.clear()
             doc = self.ix.docs[path]
-            fields = doc_fields(self.ix, doc, with_body=False)
+            text = doc.parsed.text
+            fields = doc_fields(self.ix, doc, with_body=False, text=text)
             fields["anchor"] = bag_lines([a.phrase for a in self.anchors_in.get(path, ())])
-            cached = (sig, fields, doc.parsed.text[:BODY_MAX_CHARS].lower())
+            cached = (sig, fields, text[:BODY_MAX_CHARS].lower())
             self._explain[path] = cached
         return cached[1], cached[2]
 

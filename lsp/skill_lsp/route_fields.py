@@ -63,13 +63,15 @@ def _description_fields(desc: str) -> tuple[str, str]:
     return " ".join(use_when), " ".join(rest)
 
 
-def _body_fields(parsed: ParsedDoc, with_body: bool = True) -> tuple[list[str], list[str], str, str]:
+def _body_fields(parsed: ParsedDoc, with_body: bool = True, text: str | None = None
+                 ) -> tuple[list[str], list[str], str, str]:
     """(headings, trigger bullets, body text, first paragraph) of a Markdown body.
 
     Headings come from the parse; only the sections under "When to Use"-like headings and the
     opening lines are read line by line, so a long document costs one slice and one regex pass.
     """
-    text = parsed.text
+    if text is None:
+        text = parsed.text  # (decompressed: callers that hold it already pass it)
     lines = text.split("\n")
     headings = [h.text for h in parsed.headings]
     bullets: list[str] = []
@@ -127,7 +129,7 @@ def _trigger_lines(section: list[str]) -> list[str]:
     return out
 
 
-def doc_fields(ix: SkillIndex, doc: Doc, with_body: bool = True) -> dict[str, Counter[str]]:
+def doc_fields(ix: SkillIndex, doc: Doc, with_body: bool = True, text: str | None = None) -> dict[str, Counter[str]]:
     """The fields a document contributes by itself (anchors come from other documents); without
     the body (the costly part) for explanations."""
     parsed = doc.parsed
@@ -137,7 +139,7 @@ def doc_fields(ix: SkillIndex, doc: Doc, with_body: bool = True) -> dict[str, Co
         name = " ".join(_split_name(n) for n in sorted(names))
     else:
         name = _split_name(os.path.basename(doc.path))
-    headings, bullets, body, first_para = _body_fields(parsed, with_body)
+    headings, bullets, body, first_para = _body_fields(parsed, with_body, text)
     desc = parsed.description()
     if not desc:
         # a sheet without front matter is described by its opening paragraph
