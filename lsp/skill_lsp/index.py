@@ -128,6 +128,9 @@ class SkillIndex:
         # per-document figures of rules, kept across commits: each entry holds the object it was
         # derived from (a resolutions list) and is used only while that is still the one indexed
         self.rule_memo: dict[str, dict[str, object]] = {}
+        # views that other layers build from the index and keep current with `generation` (the
+        # router): owned by the index so that they live and die with it
+        self.derived: dict[str, object] = {}
         self._cycle_members: set[str] | None = None
         # skill -> (its resolutions, the skills it routes to): kept while its resolutions are the
         # same list and no document came, went or changed plugin (what `target_doc` reads)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import heapq
 import math
 import os
-import weakref
 from array import array
 from collections import Counter, deque
 from collections.abc import Callable
@@ -685,14 +684,12 @@ def _route_tree(ix: SkillIndex, edges: dict[str, list[str]]) -> dict[str, str]:
     return prev
 
 
-_ROUTERS: weakref.WeakKeyDictionary[SkillIndex, Router] = weakref.WeakKeyDictionary()
-
-
 def router_for(ix: SkillIndex) -> Router:
-    """The router of an index, built on first use and kept current with its generation."""
-    r = _ROUTERS.get(ix)
-    if r is None:
-        r = _ROUTERS[ix] = Router(ix)
+    """The router of an index, built on first use, kept on the index (it lives as long as the
+    index does) and current with its generation."""
+    r = ix.derived.get("router")
+    if not isinstance(r, Router):
+        r = ix.derived["router"] = Router(ix)
     return r
 
 

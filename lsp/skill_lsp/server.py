@@ -806,7 +806,11 @@ class SkillServer(LanguageServer):
         try:
             with self.ix.lock:
                 self.sync()
-                return fn(self.ix, payload)
+                first_route = "router" not in self.ix.derived
+                answer = fn(self.ix, payload)
+                if first_route and "router" in self.ix.derived:
+                    gc.freeze()  # the router just built lives as long as the index: as after indexing
+                return answer
         except (KeyError, LookupError, ValueError) as exc:
             msg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
             raise JsonRpcInvalidParams(f"{name}: {msg}") from None
