@@ -171,6 +171,20 @@ def test_resolve_refuses_every_way_out(confined, params: dict[str, str]) -> None
     assert answer["id"] in ("alpha", "alpha/notes.md", "using-hub")
 
 
+def confined_answers(calls: list, root: Path, what: str) -> list[Any]:
+    """Each call's answer, or its ValueError: neither may hold anything of outside the root."""
+    answers = []
+    for call in calls:
+        try:
+            answer = call()
+        except ValueError as exc:
+            assert_confined(str(exc), root, what)
+            continue
+        assert_confined(answer, root, what)
+        answers.append(answer)
+    return answers
+
+
 HOSTILE_PIECES = st.sampled_from(["..", ".", "/", "\\", "%2e", "%2f", "~", "$HOME", "etc", "passwd", "outside",
                                   "secret", "secret.md", "stolen", "alpha", "notes.md", "linked.md", "skills",
                                   "file://", ":", "\x00", "using-hub", "SKILL.md", " ", "#x", "é"])
@@ -182,16 +196,11 @@ HOSTILE_PIECES = st.sampled_from(["..", ".", "/", "\\", "%2e", "%2f", "~", "$HOM
 def test_any_spelling_of_an_id_name_or_root_is_confined(confined, text: str, field: str) -> None:
     root, _out, ix = confined
     params = {"id": "alpha", field: text} if field == "root" else {field: text}
-    for call in (lambda: resolve_request(ix, params),
-                 lambda: route_request(ix, {"query": "secret " + text, "root": text} if field == "root"
-                                       else {"query": "secret " + (text or "x")}),
-                 lambda: list_request(ix, {"root": text} if field == "root" else {})):
-        try:
-            answer = call()
-        except ValueError as exc:
-            assert_confined(str(exc), root, f"{field}={text!r}")
-            continue
-        assert_confined(answer, root, f"{field}={text!r}")
+    confined_answers([lambda: resolve_request(ix, params),
+                      lambda: route_request(ix, {"query": "secret " + text, "root": text} if field == "root"
+                                            else {"query": "secret " + (text or "x")}),
+                      lambda: list_request(ix, {"root": text} if field == "root" else {})],
+                     root, f"{field}={text!r}")
 
 
 @pytest.mark.parametrize("root_param", ["/etc", "file:///etc", "/", "..", "../outside", "~", "$HOME",
@@ -242,13 +251,8 @@ def test_mcp_tools_confine_check_and_resolve(confined, path: str) -> None:
     root, out, ix = confined
     tools = AgentTools(ix)
     path = path.replace("OUTSIDE", str(out)).replace("ROOT", str(root))
-    for call in (lambda: tools.check(path), lambda: tools.resolve(id=path), lambda: tools.resolve(name=path)):
-        try:
-            answer = call()
-        except ValueError as exc:
-            assert_confined(str(exc), root, f"mcp error for {path!r}")
-            continue
-        assert_confined(answer, root, f"mcp answer for {path!r}")
+    calls = [lambda: tools.check(path), lambda: tools.resolve(id=path), lambda: tools.resolve(name=path)]
+    for answer in confined_answers(calls, root, f"mcp answer for {path!r}"):
         for f in answer.get("findings", ()):
             assert not f["path"].startswith(("/etc", str(out))) and ".." not in f["path"].split("/")[:1], f
 
