@@ -84,7 +84,7 @@ BODY_COVERAGE = 0.5  # a query word found only in the body (long texts mention e
 CANDIDATE_FLOOR = 0.25  # documents scoring under this share of the best own score are not ranked
 EXPLAIN_CACHE = 1024  # targets whose short fields are kept for explanations
 PRUNE_K = 500  # a query reads at most this many (the heaviest) entries of one term's postings
-DELTA_REBUILD = 0.05  # rebuild the base segment once this share of documents changed since it
+DELTA_REBUILD = 0.25  # rebuild the base segment once this share of documents changed since it
 AVG_SAMPLE = 2000  # above this many targets, average field lengths come from an even sample
 
 
