@@ -57,6 +57,7 @@ from .protocol import (
     run_stdio,
     run_tcp,
 )
+from .route import router_for
 from .rules import check_path
 from .watch import Change, TreeWatcher, apply_changes
 
@@ -67,6 +68,7 @@ SECTION = "skillLsp"
 WATCH_GLOB = "**/*.{md,json}"
 INITIAL = "initial index"
 AGENT_WAIT_S = 120.0  # agent requests wait this long for the first index before answering
+WARM_ROUTER_DOCS = 5000  # trees up to this many documents get their router built right after indexing
 
 
 # --- the server -----------------------------------------------------------------------------
@@ -138,6 +140,7 @@ class SkillServer(LanguageServer):
         self.progress_seq = 0
         self.refresh_handle: asyncio.TimerHandle | None = None
         self.last_status: dict[str, Any] | None = None
+        self.warm_task: asyncio.Future | None = None
         self._register()
 
     # --- small helpers -------------------------------------------------------------------
@@ -417,6 +420,8 @@ class SkillServer(LanguageServer):
             _settle_heap(first=reason == INITIAL)
             # disk changes seen during the build may be missing from it: apply them (idempotent)
             self.on_disk_changes(queued)
+            if len(ix.docs) <= WARM_ROUTER_DOCS:
+                self.warm_task = asyncio.ensure_future(asyncio.to_thread(_warm_router, ix))
 
     def _buffer_texts(self) -> dict[str, str]:
         out = {}
@@ -840,6 +845,18 @@ class SkillServer(LanguageServer):
 
 
 REQUEST_FAILED = lsp.LSPErrorCodes.RequestFailed.value
+
+
+def _warm_router(ix: SkillIndex) -> None:
+    """Worker thread: build the router of a fresh index before an agent asks for a route, so the
+    first `skills/route` is as quick as the next (on trees where the build takes a second or two;
+    bigger ones build it on the first request)."""
+    try:
+        with ix.lock:
+            router_for(ix).refresh()
+        gc.freeze()  # it lives as long as the index: out of the collector's way, like the index
+    except Exception:
+        log.exception("building the router failed")
 
 
 def _settle_heap(first: bool) -> None:
