@@ -97,3 +97,27 @@ def test_duplicate_names_in_different_packs_are_fine(tmp_path: Path) -> None:
 
 def test_one_skill_mirrored_for_two_agents_is_not_a_duplicate() -> None:
     assert run(FIXTURES / "fm013" / "good") == []
+
+
+def test_typing_in_a_router_nothing_names_keeps_cycle_findings_exact(tmp_path: Path) -> None:
+    """Cycles are only searched again when they can have changed; edits that can make one (a
+    route back to the router itself, a route into a named router) still find it at once."""
+    table = "| Symptom | Route to |\n|---|---|\n"
+    root = write(tmp_path, {
+        "skills/using-top/SKILL.md": skill("using-top", table + "| bread | using-bread |\n"),
+        "skills/using-bread/SKILL.md": skill("using-bread", table + "| dough | using-dough |\n"),
+        "skills/using-dough/SKILL.md": skill("using-dough", table + "| proof | using-bread |\n"),
+    })
+    ix = SkillIndex.from_roots([str(root)])
+    top = str(root / "skills/using-top/SKILL.md")
+    edits = [
+        skill("using-top", table + "| bread | using-bread |\n| dough | using-dough |\n"),  # into the cycle
+        skill("using-top", table + "| bread | using-bread |\n| again | using-top |\n"),  # a cycle of its own
+        skill("using-top", table + "| bread | using-bread |\n"),
+    ]
+    for text in edits:
+        (root / "skills/using-top/SKILL.md").write_text(text, encoding="utf-8")
+        ix.update(top, text)
+        got = sorted((f.path, f.message) for f in check_all(ix) if f.code == "RT006")
+        want = sorted((f.path, f.message) for f in run(root) if f.code == "RT006")
+        assert got == want and want, text

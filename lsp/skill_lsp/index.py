@@ -79,6 +79,7 @@ class _Batch:
     names: set[str] = field(default_factory=set)  # names and file names that came or went
     plugins: set[str] = field(default_factory=set)  # plugins whose reachability may move
     skill_edges: bool = False  # a skill's routing edges may have moved (cycles)
+    edge_docs: set[str] = field(default_factory=set)  # the documents whose edges moved
     reorder: bool = False
 
 
@@ -973,7 +974,9 @@ class SkillIndex:
                     b.touched.add(r)
                     if doc.plugin_dir:
                         b.plugins.add(doc.plugin_dir)
-                    b.skill_edges = b.skill_edges or doc.kind is DocKind.SKILL
+                    if doc.kind is DocKind.SKILL:
+                        b.skill_edges = True
+                        b.edge_docs.add(r)
         for key in b.plugins:
             plugin = self.plugins.get(key)
             if plugin is not None:
@@ -985,7 +988,7 @@ class SkillIndex:
             self.skills = dict(sorted(self.skills.items()))
         self.generation += 1
         self._graph_cache.clear()
-        if b.skill_edges:
+        if b.skill_edges and not self._cycles_untouched(b):
             memo = self._skill_succ
             for key in b.moved | b.gone | b.members:  # what `target_doc` and doc kinds read
                 memo.pop(key, None)
@@ -1009,8 +1012,27 @@ class SkillIndex:
             b.plugins.add(doc.plugin_dir)
         if doc.kind in (DocKind.SKILL, DocKind.SHEET):
             b.skill_edges = True  # cycle findings weigh a skill's edges and its sheets
+            b.edge_docs.add(doc.path)
         if doc.kind is DocKind.SKILL and doc.plugin_dir:
             b.members.add(doc.plugin_dir)
+
+    def _cycles_untouched(self, b: _Batch) -> bool:
+        """Whether no routing cycle can have come or gone: the only edges that moved leave skills
+        that nothing names (a cycle must enter a node too), and no document came or went. Typing
+        in the top router, which grows with the tree, then skips the whole-tree cycle search."""
+        if b.moved or b.gone or self._cycle_members is None:
+            return False
+        docs = self.docs
+        for p in b.edge_docs:
+            doc = docs.get(p)
+            if doc is None or doc.kind is not DocKind.SKILL:
+                return False
+            keys = [p]
+            if doc.plugin_dir and self.target_doc(doc.plugin_dir, TargetKind.PLUGIN) == p:
+                keys.append(doc.plugin_dir)  # naming its plugin leads here too
+            if any(r in docs and docs[r].kind is DocKind.SKILL for k in keys for r in self.referrers(k)):
+                return False
+        return True
 
     def cycle_members(self) -> set[str]:
         """Skills on a cycle of routing edges: where cycle findings can be (kept across commits)."""
