@@ -121,6 +121,7 @@ class _Postings:
 
     def __init__(self) -> None:
         self.base: dict[str, tuple[array, array]] = {}
+        self.base_df: dict[str, int] = {}  # document frequency of the terms whose lists were cut
         self.delta: dict[str, dict[int, float]] = {}
         self.delta_terms: dict[int, list[str]] = {}
         self.dead: set[int] = set()
@@ -171,11 +172,14 @@ class _Postings:
                 else:
                     entry[0].append(i)
                     entry[1].append(w)
+        base_df: dict[str, int] = {}
         for t, (docs, ws) in base.items():
-            if len(docs) > PRUNE_K:  # heaviest first: a query reads only the head of a common term
-                order = sorted(range(len(docs)), key=ws.__getitem__, reverse=True)
+            if len(docs) > PRUNE_K:  # a query reads only the heaviest entries of a common term: the rest goes
+                order = sorted(range(len(docs)), key=ws.__getitem__, reverse=True)[:PRUNE_K]
                 base[t] = (array("i", [docs[k] for k in order]), array("f", [ws[k] for k in order]))
+                base_df[t] = len(docs)
         self.base = base
+        self.base_df = base_df
         self.delta = {}
         self.delta_terms = {}
         self.dead = set()
@@ -210,7 +214,8 @@ class _Postings:
 
     def idf(self, t: str) -> float:
         base = self.base.get(t)
-        df = (len(base[0]) if base is not None else 0) + len(self.delta.get(t, ()))
+        df = self.base_df.get(t) or (len(base[0]) if base is not None else 0)
+        df += len(self.delta.get(t, ()))
         n = max(self.live, 1)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5)) if df else 0.0
 
@@ -510,8 +515,6 @@ class Router:
             base = pst.base.get(t)
             if base is not None:
                 docs, weights = base
-                if len(docs) > PRUNE_K:
-                    docs, weights = docs[:PRUNE_K], weights[:PRUNE_K]
                 for d, s in zip(docs, weights, strict=True):
                     own[d] = get(d, 0.0) + w * s
             delta = pst.delta.get(t)

@@ -10,6 +10,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
+from sys import intern
 from typing import TYPE_CHECKING
 
 from .model import Doc, DocKind, ParsedDoc, Reference, RefKind, TargetKind
@@ -263,7 +264,7 @@ def _abbreviated(ix: SkillIndex, doc: Doc, name: str, deps: set[str]) -> str | N
     of the same skill, or of a skill of the same plugin. Authors shorten names in routing tables."""
     if not name or "/" in name or ":" in name or name.endswith(".md"):
         return None
-    deps.add("prefix:" + name)
+    deps.add(intern("prefix:" + name))
     prefix = name + "-"
     found: list[str] = []
     skill = ix.skills.get(doc.skill_dir) if doc.skill_dir else None
@@ -311,7 +312,7 @@ def _lookup(ix: SkillIndex, doc: Doc, name: str, deps: set[str]) -> str | None:
     if "/" in name or ":" in name:
         parts = re.split(r"[/:]", name)
         name = parts[-1]
-    deps.add("name:" + name.removesuffix(".md"))
+    deps.add(intern("name:" + name.removesuffix(".md")))
     here_skill = doc.skill_dir
     here_plugin = doc.plugin_dir
 
@@ -513,4 +514,5 @@ def name_keys(ix: SkillIndex, path: str) -> set[str]:
         plugin = ix.plugins[doc.plugin_dir].name
         keys.add("name:" + plugin)
         keys.add("name:" + plugin.partition("-")[2])
-    return keys
+    # the same keys come from many documents (a plugin's name, common prefixes): one string each
+    return {intern(k) for k in keys}
