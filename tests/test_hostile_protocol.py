@@ -391,3 +391,19 @@ def test_a_client_that_dies_leaves_a_server_that_exits_without_traceback(tree: P
         time.sleep(0.1)
     text = err.read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in text, text[-4000:]
+
+
+def test_a_message_over_the_size_limit_is_refused_unread(tree: Path) -> None:
+    from rawlsp import SERVER_COMMAND
+
+    s = RawLsp(cwd=str(tree), command=[*SERVER_COMMAND, "--max-message-bytes", "4096"])
+    try:
+        s.initialize([tree])
+        s.send({"jsonrpc": "2.0", "id": 77, "method": "skills/route", "params": {"query": "bread " * 2000}})
+        answer = s.wait_for(lambda m: "error" in m and m.get("id") is None, WAIT_S, "a refusal (id null)")
+        assert error_code(answer) == INVALID_REQUEST and "limit" in answer["error"]["message"]
+        assert not [m for m in s.messages if m.get("id") == 77], "the oversized request was read after all"
+        alive(s)
+        no_traceback(s)
+    finally:
+        s.close()

@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=2087)
     s.add_argument("--log-file", default=None)
+    s.add_argument("--max-message-bytes", type=int, default=64 << 20, metavar="N",
+                   help="a JSON-RPC message longer than this is skipped unread and refused (default 64 MiB)")
 
     q = sub.add_parser("route", help="rank the skills and sheets for a task")
     q.add_argument("query")

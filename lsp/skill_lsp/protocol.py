@@ -32,6 +32,7 @@ from pygls.workspace import TextDocument, Workspace
 from .transport import (
     INVALID_PARAMS,
     INVALID_REQUEST,
+    MAX_MESSAGE_BYTES,
     METHOD_NOT_FOUND,
     SERVER_NOT_INITIALIZED,
     Fault,
@@ -158,6 +159,7 @@ class SkillProtocol(LanguageServerProtocol):
         self.closed = False
         self.exit_code: int | None = None
         self.on_close: Callable[[], None] | None = None
+        self.max_message_bytes = MAX_MESSAGE_BYTES
 
     def get_message_type(self, method: str) -> type | None:
         return CUSTOM_REQUESTS.get(method) or super().get_message_type(method)
@@ -334,7 +336,7 @@ async def run_stdio(protocol: SkillProtocol, stdin: BinaryIO, stdout: BinaryIO) 
             return False
 
     def pump() -> None:
-        parser = FrameParser()
+        parser = FrameParser(protocol.max_message_bytes)
         try:
             while not protocol.closed:
                 chunk = read(READ_CHUNK)
@@ -373,7 +375,7 @@ async def run_tcp(protocol: SkillProtocol, host: str, port: int, on_listen: Call
             return
         taken = True
         protocol.set_writer(_SocketWriter(writer))
-        parser = FrameParser()
+        parser = FrameParser(protocol.max_message_bytes)
         try:
             while not protocol.closed:
                 chunk = await reader.read(READ_CHUNK)

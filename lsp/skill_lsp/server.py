@@ -974,6 +974,12 @@ def is_loopback(host: str) -> bool:
 def serve(args: argparse.Namespace) -> int:
     _setup_logging(getattr(args, "log_file", None))
     server = create_server()
+    limit = getattr(args, "max_message_bytes", None)
+    if limit is not None:
+        if limit < 1024:
+            print("skill-lsp: error: --max-message-bytes must be at least 1024", file=sys.stderr)
+            return 2
+        server.protocol.max_message_bytes = limit
     if getattr(args, "tcp", False):
         host = args.host
         if not is_loopback(host):
