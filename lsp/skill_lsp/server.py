@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import functools
 import gc
 import ipaddress
@@ -815,6 +817,7 @@ class SkillServer(LanguageServer):
                 answer = fn(self.ix, payload)
                 if first_route and "router" in self.ix.derived:
                     gc.freeze()  # the router just built lives as long as the index: as after indexing
+                    _return_free_memory()
                 return answer
         except (KeyError, LookupError, ValueError) as exc:
             msg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
@@ -855,6 +858,7 @@ def _warm_router(ix: SkillIndex) -> None:
         with ix.lock:
             router_for(ix).refresh()
         gc.freeze()  # it lives as long as the index: out of the collector's way, like the index
+        _return_free_memory()
     except Exception:
         log.exception("building the router failed")
 
@@ -868,6 +872,14 @@ def _settle_heap(first: bool) -> None:
         gc.unfreeze()
         gc.collect()
     gc.freeze()
+    _return_free_memory()
+
+
+def _return_free_memory() -> None:
+    """Give back to the system the pages a big build used for a while (parse texts, per-document
+    counts): glibc keeps freed heap pages otherwise, and the server lives for hours."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
