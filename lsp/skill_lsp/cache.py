@@ -262,8 +262,12 @@ class ParseCache:
     path: Path | None
     limits: Limits = DEFAULT_LIMITS
     stats: Stats = field(default_factory=Stats)
-    _blobs: dict[bytes, memoryview] | None = None  # what the file held, loaded on first use
-    _used: dict[bytes, bytes | memoryview] = field(default_factory=dict)  # what the next write holds
+    # What the file holds: key -> (offset, length), read on first use. Entries are read one at a
+    # time from the open file, never the whole file: at 40,000 documents it is over 100 MB.
+    _index: dict[bytes, tuple[int, int]] | None = None
+    _fd: int | None = None
+    # what the next write holds: new entries as bytes, the file's own as their (offset, length)
+    _used: dict[bytes, bytes | tuple[int, int]] = field(default_factory=dict)
     _dirty: bool = False
     root: str = ""
 
@@ -276,24 +280,35 @@ class ParseCache:
         return cls(d / f"parsed-{name}.bin", limits, root=root)
 
     # --- reading -------------------------------------------------------------------------------
-    def _load(self) -> dict[bytes, memoryview]:
-        if self._blobs is not None:
-            return self._blobs
-        self._blobs = {}
+    def _load(self) -> dict[bytes, tuple[int, int]]:
+        if self._index is not None:
+            return self._index
+        self._index = {}
         if self.path is None:
-            return self._blobs
+            return self._index
         t0 = time.perf_counter()
         try:
-            data = self.path.read_bytes()
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError:
-            return self._blobs
+            return self._index
         try:
-            self._blobs = _read_entries(data)
+            self._index = _read_index(fd)
+            self._fd = fd
         except Exception:  # a torn or foreign file is just a cold start; the next write replaces it
-            self._blobs = {}
+            os.close(fd)
+            self._index = {}
             self._dirty = True
         self.stats.load_s = time.perf_counter() - t0
-        return self._blobs
+        return self._index
+
+    def _entry(self, where: bytes | tuple[int, int]) -> bytes:
+        if isinstance(where, bytes):
+            return where
+        offset, length = where
+        data = os.pread(self._fd, length, offset) if self._fd is not None else b""
+        if len(data) != length:
+            raise EOFError("the cache file is shorter than its index says")
+        return data
 
     def parse(self, text: str) -> ParsedDoc:
         """parse(text), from the cache when the same text was parsed before."""
@@ -308,16 +323,14 @@ class ParseCache:
         keys = [text_key(t, self.limits) for t in texts]
         with _few_collections():
             for i, (text, key) in enumerate(zip(texts, keys, strict=True)):
-                blob = blobs.get(key)
-                if blob is None:
-                    blob = self._used.get(key)
-                if blob is not None:
+                where = self._used.get(key) or blobs.get(key)
+                if where is not None:
                     try:
-                        out[i] = decode(text, marshal.loads(blob), compact)
-                    except Exception:  # an entry that does not decode: parse, and replace it
+                        out[i] = decode(text, marshal.loads(self._entry(where)), compact)
+                    except Exception:  # an entry that does not read or decode: parse, and replace it
                         missing.append(i)
                         continue
-                    self._used[key] = blob
+                    self._used[key] = where
                     self.stats.hits += 1
                 else:
                     missing.append(i)
@@ -431,16 +444,15 @@ class ParseCache:
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".parsed-", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    _write_entries(fh, entries, self.root)
+                    _write_entries(fh, entries, self.root, self._entry)
                 os.replace(tmp, self.path)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
-        except OSError:
+        except (OSError, EOFError):
             return False
-        self._blobs = None  # the memoryviews point into the old file's bytes: let them go
-        self._used = {}
+        self.close()  # the locations were of the file replaced
         self._dirty = False
         self.stats.save_s = time.perf_counter() - t0
         self.stats.saved = True
@@ -448,9 +460,18 @@ class ParseCache:
         return True
 
     def close(self) -> None:
-        """Forget what was loaded (the index keeps the parses themselves)."""
-        self._blobs = None
+        """Forget what was loaded (the index keeps the parses themselves) and close the file."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd = None
+        self._index = None
         self._used = {}
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
 
 
 def _default_workers(misses: int) -> int:
@@ -464,31 +485,40 @@ def _header() -> bytes:
     return MAGIC + code_stamp() + b"\n"
 
 
-def _write_entries(fh: Any, entries: dict[bytes, bytes | memoryview], root: str) -> None:
+def _write_entries(fh: Any, entries: dict[bytes, bytes | tuple[int, int]], root: str,
+                   read: Any) -> None:
+    """The file: header, the index of (key, length), then each entry's bytes in that order (the
+    entries of the file being replaced are copied from it one at a time)."""
     items = list(entries.items())
-    index = marshal.dumps((root, [(k, len(b)) for k, b in items]))
+    lengths = [(k, len(w) if isinstance(w, bytes) else w[1]) for k, w in items]
+    index = marshal.dumps((root, lengths))
     fh.write(_header())
     fh.write(struct.pack("<Q", len(index)))
     fh.write(index)
-    for _k, b in items:
-        fh.write(b)
+    for _k, where in items:
+        fh.write(read(where))
 
 
-def _read_entries(data: bytes) -> dict[bytes, memoryview]:
+def _read_index(fd: int) -> dict[bytes, tuple[int, int]]:
+    """key -> (offset, length) of every entry of a cache file; {} for another format or other
+    parsing code (unused, and replaced on the next write); ValueError for a torn file."""
     head = _header()
-    if not data.startswith(head):
-        return {}  # another format or other parsing code: unused, and replaced on the next write
-    pos = len(head)
-    (n,) = struct.unpack_from("<Q", data, pos)
-    pos += 8
-    _root, index = marshal.loads(data[pos:pos + n])
-    pos += n
-    view = memoryview(data)
-    out: dict[bytes, memoryview] = {}
+    if os.pread(fd, len(head), 0) != head:
+        return {}
+    raw = os.pread(fd, 8, len(head))
+    if len(raw) != 8:
+        raise ValueError("cache file cut short")
+    (n,) = struct.unpack("<Q", raw)
+    data = os.pread(fd, n, len(head) + 8)
+    if len(data) != n:
+        raise ValueError("cache file cut short")
+    _root, index = marshal.loads(data)
+    pos = len(head) + 8 + n
+    out: dict[bytes, tuple[int, int]] = {}
     for key, length in index:
-        out[key] = view[pos:pos + length]
+        out[key] = (pos, length)
         pos += length
-    if pos != len(data):
+    if pos != os.fstat(fd).st_size:
         raise ValueError("cache file length does not match its index")
     return out
 

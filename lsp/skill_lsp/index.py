@@ -298,6 +298,7 @@ class SkillIndex:
             if cache.stats.misses > cache.stats.hits:
                 chunk = COLD_CHUNK  # parsing, in worker processes: fewer, larger batches
         cache.save(prune=not reuse)
+        cache.close()
         for path, text in overlay.items():  # open buffers of files that are no documents (yet)
             if path not in layout.docs and path in layout.files and is_markdown(path):
                 self.detached[path] = text
