@@ -470,7 +470,7 @@ class ParseCache:
 
     def __del__(self) -> None:
         if self._fd is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(Exception):  # at interpreter exit, even `os` may be gone
                 os.close(self._fd)
 
 
