@@ -206,3 +206,19 @@ def test_an_index_started_warm_has_the_same_findings_and_sees_edits(tmp_path: Pa
     assert key(warm) == key(fresh)
     assert len(key(warm)) == len(key(cold)) + 1
     assert any("nowhere.md" in f.message for f in check_all(warm) if f.path == str(edited))
+
+
+def test_a_reader_keeps_its_file_when_another_process_replaces_it(tmp_path: Path, cache_home: Path) -> None:
+    texts = many_texts(cache_mod.MIN_DOCS + 10)
+    first = ParseCache.for_root(str(tmp_path))
+    first.parse_many(texts, workers=1)
+    first.save()
+    reader = ParseCache.for_root(str(tmp_path))
+    assert reader.parse_many(texts[:5], workers=1) == [parse(t) for t in texts[:5]]  # its file is open now
+    other = many_texts(cache_mod.MIN_DOCS + 10, salt="other")
+    writer = ParseCache.for_root(str(tmp_path))
+    writer.parse_many(other, workers=1)
+    assert writer.save()  # replaces the file under the reader
+    assert reader.parse_many(texts, workers=1) == [parse(t) for t in texts]
+    assert reader.stats.misses == 0, "entries are read from the file the reader opened"
+    reader.close()
