@@ -128,11 +128,11 @@ def decode(text: str, t: tuple, compact: bool = False) -> ParsedDoc:
     )
 
 
-def _blob(p: ParsedDoc, source: str) -> bytes | None:
-    """The encoded parse as bytes; None when the front matter holds what marshal cannot write
+def _dumps(encoded: tuple) -> bytes | None:
+    """An encoded parse as bytes; None when the front matter holds what marshal cannot write
     (a YAML timestamp): that document is simply parsed again next time."""
     try:
-        return marshal.dumps(encode(p, source))
+        return marshal.dumps(encoded)
     except ValueError:
         return None
 
@@ -351,15 +351,21 @@ class ParseCache:
         for i in missing:
             p = parse(texts[i], self.limits)
             out[i] = p
+            packed = None
             if self.path is not None:
-                blob = _blob(p, texts[i])
+                encoded = encode(p, texts[i])
+                packed = encoded[-1]
+                blob = _dumps(encoded)
                 if blob is None:
                     self.stats.uncacheable += 1
                 else:
                     self._used[keys[i]] = blob
                     self._dirty = True
             if compact:
-                p.compact()
+                if packed is None:
+                    p.compact()
+                else:
+                    p.stored = packed  # compressed once, for the entry and the parse alike
 
     def _parse_pooled(self, texts: Sequence[str], keys: list[bytes], missing: list[int],
                       out: list[ParsedDoc | None], n: int, compact: bool) -> None:

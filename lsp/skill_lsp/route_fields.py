@@ -14,7 +14,7 @@ from sys import intern
 from typing import TYPE_CHECKING
 
 from .model import Doc, DocKind, ParsedDoc, Reference, RefKind, TargetKind
-from .stem import term_counts
+from .stem import tokens
 
 if TYPE_CHECKING:
     from .index import SkillIndex
@@ -469,11 +469,11 @@ def anchors_of(ix: SkillIndex, src: str, deps: set[str]) -> list[tuple[str, Anch
 
 
 def bag(text: str) -> Counter[str]:
-    return term_counts(text)
+    return Counter(tokens(text))
 
 
 def bag_lines(texts: list[str]) -> Counter[str]:
-    return term_counts("\n".join(texts))
+    return Counter(tokens("\n".join(texts)))
 
 def pack_router(ix: SkillIndex, doc: Doc) -> str | None:
     """The router skill of the plugin that holds a skill: `using-*`, else none."""

@@ -419,7 +419,7 @@ class SkillServer(LanguageServer):
                 self._progress_end(token, f"{len(ix.skills)} skills, {len(ix.docs)} documents")
                 ready.set()
                 self.notify_status("ready")
-            _settle_heap(first=reason == INITIAL)
+            _settle_heap(collect=reason != INITIAL)
             # disk changes seen during the build may be missing from it: apply them (idempotent)
             self.on_disk_changes(queued)
             if len(ix.docs) <= WARM_ROUTER_DOCS:
@@ -816,8 +816,7 @@ class SkillServer(LanguageServer):
                 first_route = "router" not in self.ix.derived
                 answer = fn(self.ix, payload)
                 if first_route and "router" in self.ix.derived:
-                    gc.freeze()  # the router just built lives as long as the index: as after indexing
-                    _return_free_memory()
+                    _settle_heap()  # the router just built lives as long as the index
                 return answer
         except (KeyError, LookupError, ValueError) as exc:
             msg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
@@ -857,28 +856,25 @@ def _warm_router(ix: SkillIndex) -> None:
     try:
         with ix.lock:
             router_for(ix).refresh()
-        gc.freeze()  # it lives as long as the index: out of the collector's way, like the index
-        _return_free_memory()
+        _settle_heap()  # it lives as long as the index
     except Exception:
         log.exception("building the router failed")
 
 
-def _settle_heap(first: bool) -> None:
-    """Move the index just built out of the collector's reach. A 10,000-skill index is millions of
-    long-lived objects; every full collection would scan them all again (hundreds of ms, landing
-    on some keystroke). Frozen, they are still freed by reference counting when dropped. After a
-    rebuild the old index may hold reference cycles: collected once before the new freeze."""
-    if not first:
+def _settle_heap(collect: bool = False) -> None:
+    """After a big build (the index, the router): move what was built out of the collector's reach
+    and give the pages used meanwhile back to the system.
+
+    A 10,000-skill index is millions of long-lived objects; every full collection would scan them
+    all again (hundreds of ms, landing on some keystroke). Frozen, they are still freed by
+    reference counting when dropped. `collect`: a rebuild's old index may hold reference cycles,
+    collected once before the new freeze. glibc keeps freed heap pages (parse texts, per-document
+    counts) otherwise, and the server lives for hours."""
+    if collect:
         gc.unfreeze()
         gc.collect()
     gc.freeze()
-    _return_free_memory()
-
-
-def _return_free_memory() -> None:
-    """Give back to the system the pages a big build used for a while (parse texts, per-document
-    counts): glibc keeps freed heap pages otherwise, and the server lives for hours."""
-    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): nothing to give back
         ctypes.CDLL(None).malloc_trim(0)
 
 

@@ -7,7 +7,6 @@ every word of every document, so it sits behind a cache.
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 
@@ -160,22 +159,6 @@ def stem(word: str) -> str:
     if s:
         return s
     return _porter(word) if len(word) > 3 and word.isalpha() else word
-
-
-def term_counts(text: str) -> Counter[str]:
-    """Counter(tokens(text)), with the per-word work in C: only words never seen before are
-    stemmed here (a body of thousands of words is otherwise a Python loop per word)."""
-    words = _TOKEN.findall(text.lower())
-    cache = _CACHE
-    new = set(words).difference(cache)
-    if new:
-        if len(cache) + len(new) > _CACHE_MAX:  # a flood of unseen words: counted without the cache
-            return Counter(t for t in map(_term, words) if t)
-        for w in new:
-            cache[w] = _term(w)
-    out = Counter(map(cache.__getitem__, words))
-    out.pop("", None)
-    return out
 
 
 def tokens(text: str) -> list[str]:
