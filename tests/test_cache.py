@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,71 @@ def test_a_reader_keeps_its_file_when_another_process_replaces_it(tmp_path: Path
     assert reader.parse_many(texts, workers=1) == [parse(t) for t in texts]
     assert reader.stats.misses == 0, "entries are read from the file the reader opened"
     reader.close()
+
+
+def _long_tree(root: Path, n: int) -> list[Path]:
+    """Documents long enough that the cache holds their text; written long ago (not racy)."""
+    filler = "Some words about the case at hand, repeated to make a long document.\n" * 40
+    paths = []
+    for i in range(n):
+        d = root / "skills" / f"s{i}"
+        d.mkdir(parents=True)
+        p = d / "SKILL.md"
+        p.write_text(f"---\nname: s{i}\ndescription: Use when case {i}.\n---\n# S{i}\n\n{filler}\n"
+                     f"See [notes](notes-{i:04d}.md).\n", encoding="utf-8")
+        paths.append(p)
+    old = 1_600_000_000
+    for p in paths:
+        os.utime(p, (old, old))
+    return paths
+
+
+def test_a_warm_start_does_not_read_unchanged_files_and_never_misses_an_edit(
+        tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skill_lsp import index as index_mod
+    from skill_lsp.index import SkillIndex
+    from skill_lsp.rules import check_all
+
+    root = tmp_path / "tree"
+    paths = _long_tree(root, cache_mod.MIN_DOCS + 10)
+    SkillIndex.from_roots([root])  # fills the cache, stamps included
+    read: list[str] = []
+    real_read = index_mod.read_doc
+    monkeypatch.setattr(index_mod, "read_doc", lambda p, m: read.append(p) or real_read(p, m))
+
+    warm = SkillIndex.from_roots([root])
+    assert read == [], "unchanged files are taken from the cache by their stamp"
+    assert warm.docs[str(paths[0])].parsed.text == paths[0].read_text(encoding="utf-8")
+
+    # an edit that keeps the size and puts the old mtime back: the change time still tells
+    edited = paths[7]
+    st = edited.stat()
+    text = edited.read_text(encoding="utf-8").replace("notes-0007.md", "notes-0008.md")
+    edited.write_text(text, encoding="utf-8")
+    os.utime(edited, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert edited.stat().st_size == st.st_size and edited.stat().st_mtime_ns == st.st_mtime_ns
+    again = SkillIndex.from_roots([root])
+    assert read == [str(edited)]
+    assert again.docs[str(edited)].parsed.text == text
+    monkeypatch.setenv(cache_mod.ENV_DIR, "off")
+    fresh = SkillIndex.from_roots([root])
+    key = lambda ix: sorted((f.path, f.code, f.span, f.message) for f in check_all(ix))  # noqa: E731
+    assert key(again) == key(fresh)
+    assert any("notes-0008.md" in f.message for f in check_all(again) if f.path == str(edited))
+
+
+def test_a_file_written_just_now_is_read_at_the_next_start(tmp_path: Path, cache_home: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from skill_lsp import index as index_mod
+    from skill_lsp.index import SkillIndex
+
+    root = tmp_path / "tree"
+    paths = _long_tree(root, cache_mod.MIN_DOCS + 10)
+    paths[3].write_text(paths[3].read_text(encoding="utf-8") + "\nfresh\n", encoding="utf-8")  # mtime: now
+    SkillIndex.from_roots([root])
+    read: list[str] = []
+    real_read = index_mod.read_doc
+    monkeypatch.setattr(index_mod, "read_doc", lambda p, m: read.append(p) or real_read(p, m))
+    SkillIndex.from_roots([root])
+    # its stamp could still change within the clock's granularity without the stamp showing it
+    assert read == [str(paths[3])]

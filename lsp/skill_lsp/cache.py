@@ -36,17 +36,30 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 from typing import Any
 
+from .discover import Stamp, file_stamp
 from .frontmatter import DEFAULT_LIMITS, Limits
-from .model import FrontMatter, FrontMatterKey, Heading, ParsedDoc, Problem, Reference, RefKind, Span
+from .heap import few_collections
+from .model import (
+    COMPACT_MIN_CHARS,
+    FrontMatter,
+    FrontMatterKey,
+    Heading,
+    ParsedDoc,
+    Problem,
+    Reference,
+    RefKind,
+    Span,
+)
 from .parse import parse
 
 ENV_DIR = "SKILL_LSP_CACHE_DIR"
-FORMAT = 2
+FORMAT = 3
 MAGIC = b"skill-lsp parse cache\n"
 MIN_DOCS = 500  # below this a tree parses in well under a second: nothing to save
 POOL_MIN = 1500  # misses below this parse in-process: starting workers costs more than it saves
@@ -72,7 +85,7 @@ def encode(p: ParsedDoc, source: str | None = None) -> tuple:
                 fm.error, None if fm.error_span is None else _span(fm.error_span))
     return (
         fm_t,
-        tuple((h.level, h.text, h.slug, _span(h.span)) for h in p.headings),
+        tuple((h.level, h.text, h.slug, (h.start_line, h.start_col, h.end_line, h.end_col)) for h in p.headings),
         tuple((r.kind.value, r.target, _span(r.span), r.anchor, r.phrase, r.slash, r.in_code) for r in p.references),
         p.body_start_line, p.line_count, p.body_words, p.body_chars,
         tuple((x.code, x.message, _span(x.span)) for x in p.problems),
@@ -101,13 +114,16 @@ def _mk_span(t: tuple[int, int, int, int], new: Any = _new, cls: type = Span,
     return s
 
 
-def decode(text: str, t: tuple, compact: bool = False) -> ParsedDoc:
+def decode(text: str | None, t: tuple, compact: bool = False) -> ParsedDoc:
     """The ParsedDoc that `encode` was given, for the same source text; `compact`: holding its text
-    compressed (as `ParsedDoc.compact()` would, without compressing it again)."""
+    compressed (as `ParsedDoc.compact()` would, without compressing it again). Without the source
+    text, the entry must hold it (see `holds_text`)."""
     fm_t, heads, refs, body_line, line_count, words, chars, problems, disabled, file_disabled, phrases, own, z = t
     if own is not None:
         text = own
-    stored: str | bytes = z if compact and z is not None else text
+    stored: str | bytes | None = z if compact and z is not None else text
+    if stored is None:
+        raise ValueError("the entry does not hold its text")
     mk = _mk_span
     fm = None
     if fm_t is not None:
@@ -117,7 +133,7 @@ def decode(text: str, t: tuple, compact: bool = False) -> ParsedDoc:
     kinds = _KINDS
     return ParsedDoc(
         stored, fm,
-        [Heading(level, htext, slug, mk(s)) for level, htext, slug, s in heads],
+        [Heading(level, intern(htext), intern(slug), *s) for level, htext, slug, s in heads],
         [Reference(kinds[k], target, mk(s), anchor, phrase, slash, in_code)
          for k, target, s, anchor, phrase, slash, in_code in refs],
         body_line, line_count, words, chars,
@@ -224,21 +240,6 @@ def _receive(stream: Any) -> Any:
     return marshal.loads(stream.read(n))
 
 
-@contextlib.contextmanager
-def _few_collections() -> Iterator[None]:
-    """Building hundreds of thousands of small acyclic objects: with the default thresholds the
-    cyclic collector would scan the growing index again and again for nothing (reference
-    counting frees what is dropped). Not disabled outright: re-enabling would leave every object
-    made meanwhile in the young generation, and the next collection would scan them all at once."""
-    before = gc.get_threshold()
-    if before[0] and before[0] < 100_000:
-        gc.set_threshold(100_000, max(before[1], 50), max(before[2], 1000))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-
-
 class _Incomplete(Exception):
     """Some documents came back without a parse (marshal could not write them)."""
 
@@ -250,6 +251,7 @@ class Stats:
     misses: int = 0
     pooled: int = 0  # misses parsed in worker processes
     uncacheable: int = 0
+    stamped: int = 0  # hits found by the file's stamp, without reading it
     load_s: float = 0.0
     save_s: float = 0.0
     saved: bool = False
@@ -270,6 +272,11 @@ class ParseCache:
     _used: dict[bytes, bytes | tuple[int, int]] = field(default_factory=dict)
     _dirty: bool = False
     root: str = ""
+    # path -> (stamp, key) of files whose entry holds their text (compressed): a file whose stamp
+    # is unchanged is not even read. Only files whose stamp was settled when recorded (not
+    # written within the last seconds, see `index.RACY_NS`) are here.
+    _stamps: dict[str, tuple[Stamp, bytes]] = field(default_factory=dict)
+    _used_stamps: dict[str, tuple[Stamp, bytes]] = field(default_factory=dict)
 
     @classmethod
     def for_root(cls, root: str, limits: Limits = DEFAULT_LIMITS, directory: Path | None = None) -> ParseCache:
@@ -292,11 +299,11 @@ class ParseCache:
         except OSError:
             return self._index
         try:
-            self._index = _read_index(fd)
+            self._index, self._stamps = _read_index(fd)
             self._fd = fd
         except Exception:  # a torn or foreign file is just a cold start; the next write replaces it
             os.close(fd)
-            self._index = {}
+            self._index, self._stamps = {}, {}
             self._dirty = True
         self.stats.load_s = time.perf_counter() - t0
         return self._index
@@ -310,18 +317,47 @@ class ParseCache:
             raise EOFError("the cache file is shorter than its index says")
         return data
 
+    def stamped(self, path: str) -> tuple[ParsedDoc, Stamp] | None:
+        """The parse of a file (text held compressed) when its stamp is the one recorded with the
+        cache: taken from the cache without reading the file. None: read and parse it as usual."""
+        blobs = self._load()
+        known = self._stamps.get(path)
+        if known is None:
+            return None
+        try:
+            stamp = file_stamp(os.stat(path))
+        except OSError:
+            return None
+        where = self._used.get(known[1]) or blobs.get(known[1])
+        if stamp != known[0] or where is None:
+            return None
+        try:
+            parsed = decode(None, marshal.loads(self._entry(where)), compact=True)
+        except Exception:  # an entry that does not read or decode: the file is read and parsed
+            return None
+        self._used[known[1]] = where
+        self._used_stamps[path] = known
+        self.stats.hits += 1
+        self.stats.stamped += 1
+        return parsed, stamp
+
     def parse(self, text: str) -> ParsedDoc:
         """parse(text), from the cache when the same text was parsed before."""
         return self.parse_many([text])[0]
 
-    def parse_many(self, texts: Sequence[str], workers: int | None = None, compact: bool = False) -> list[ParsedDoc]:
+    def parse_many(self, texts: Sequence[str], workers: int | None = None, compact: bool = False,
+                   stamps: Sequence[tuple[str, Stamp] | None] = ()) -> list[ParsedDoc]:
         """parse() of each text, in order: cached ones decoded, the rest parsed (in worker
-        processes when there are many). `compact`: the parses hold their texts compressed."""
+        processes when there are many). `compact`: the parses hold their texts compressed.
+        `stamps`: (path, stamp) of the file each text was read from, for `stamped` next time."""
         blobs = self._load()
         out: list[ParsedDoc | None] = [None] * len(texts)
         missing: list[int] = []
         keys = [text_key(t, self.limits) for t in texts]
-        with _few_collections():
+        for text, key, at in zip(texts, keys, stamps, strict=False):
+            if at is not None and len(text) >= COMPACT_MIN_CHARS:  # (shorter entries hold no text)
+                self._remember(at[0], at[1], key)
+        with few_collections():
             for i, (text, key) in enumerate(zip(texts, keys, strict=True)):
                 where = self._used.get(key) or blobs.get(key)
                 if where is not None:
@@ -338,6 +374,14 @@ class ParseCache:
                 self.stats.misses += len(missing)
                 self._parse_missing(texts, keys, missing, out, workers, compact)
         return out  # type: ignore[return-value]
+
+    def _remember(self, path: str, stamp: Stamp, key: bytes) -> None:
+        if self.path is None:
+            return
+        entry = (stamp, key)
+        if self._stamps.get(path) != entry:
+            self._dirty = True
+        self._used_stamps[path] = entry
 
     def _parse_missing(self, texts: Sequence[str], keys: list[bytes], missing: list[int],
                        out: list[ParsedDoc | None], workers: int | None, compact: bool) -> None:
@@ -449,8 +493,10 @@ class ParseCache:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".parsed-", suffix=".tmp")
             try:
+                stamps = self._used_stamps if prune else {**self._stamps, **self._used_stamps}
                 with os.fdopen(fd, "wb") as fh:
-                    _write_entries(fh, entries, self.root, self._entry)
+                    _write_entries(fh, entries, self.root, self._entry,
+                                   {p: st for p, st in stamps.items() if st[1] in entries})
                 os.replace(tmp, self.path)
             except BaseException:
                 with contextlib.suppress(OSError):
@@ -473,6 +519,8 @@ class ParseCache:
         self._fd = None
         self._index = None
         self._used = {}
+        self._stamps = {}
+        self._used_stamps = {}
 
     def __del__(self) -> None:
         if self._fd is not None:
@@ -492,12 +540,12 @@ def _header() -> bytes:
 
 
 def _write_entries(fh: Any, entries: dict[bytes, bytes | tuple[int, int]], root: str,
-                   read: Any) -> None:
-    """The file: header, the index of (key, length), then each entry's bytes in that order (the
-    entries of the file being replaced are copied from it one at a time)."""
+                   read: Any, stamps: dict[str, tuple[Stamp, bytes]]) -> None:
+    """The file: header, the index of (key, length) and the stamps, then each entry's bytes in
+    that order (the entries of the file being replaced are copied from it one at a time)."""
     items = list(entries.items())
     lengths = [(k, len(w) if isinstance(w, bytes) else w[1]) for k, w in items]
-    index = marshal.dumps((root, lengths))
+    index = marshal.dumps((root, lengths, [(p, *st, key) for p, (st, key) in stamps.items()]))
     fh.write(_header())
     fh.write(struct.pack("<Q", len(index)))
     fh.write(index)
@@ -505,12 +553,13 @@ def _write_entries(fh: Any, entries: dict[bytes, bytes | tuple[int, int]], root:
         fh.write(read(where))
 
 
-def _read_index(fd: int) -> dict[bytes, tuple[int, int]]:
-    """key -> (offset, length) of every entry of a cache file; {} for another format or other
-    parsing code (unused, and replaced on the next write); ValueError for a torn file."""
+def _read_index(fd: int) -> tuple[dict[bytes, tuple[int, int]], dict[str, tuple[Stamp, bytes]]]:
+    """key -> (offset, length) of every entry of a cache file, and the stamps; empty for another
+    format or other parsing code (unused, and replaced on the next write); ValueError for a torn
+    file."""
     head = _header()
     if os.pread(fd, len(head), 0) != head:
-        return {}
+        return {}, {}
     raw = os.pread(fd, 8, len(head))
     if len(raw) != 8:
         raise ValueError("cache file cut short")
@@ -518,7 +567,8 @@ def _read_index(fd: int) -> dict[bytes, tuple[int, int]]:
     data = os.pread(fd, n, len(head) + 8)
     if len(data) != n:
         raise ValueError("cache file cut short")
-    _root, index = marshal.loads(data)
+    _root, index, stamp_rows = marshal.loads(data)
+    stamps = {row[0]: (tuple(row[1:5]), row[5]) for row in stamp_rows}
     pos = len(head) + 8 + n
     out: dict[bytes, tuple[int, int]] = {}
     for key, length in index:
@@ -526,7 +576,7 @@ def _read_index(fd: int) -> dict[bytes, tuple[int, int]]:
         pos += length
     if pos != os.fstat(fd).st_size:
         raise ValueError("cache file length does not match its index")
-    return out
+    return out, stamps
 
 
 def _prune(folder: Path, keep: Path) -> None:
@@ -549,7 +599,7 @@ def _prune(folder: Path, keep: Path) -> None:
                     fh.seek(len(MAGIC))
                     fh.readline()
                     (n,) = struct.unpack("<Q", fh.read(8))
-                    root, _ = marshal.loads(fh.read(n))
+                    root = marshal.loads(fh.read(n))[0]
                     if isinstance(root, str) and root and os.path.isdir(root):
                         continue
             p.unlink()

@@ -25,12 +25,14 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from sys import intern
 
 from rapidfuzz import fuzz, process
 
 from .cache import ParseCache
 from .config import Settings, load_settings
-from .discover import AGENT_DIRS, SKIP_DIRS, IgnoreRules, is_venv, read_doc, walk
+from .discover import AGENT_DIRS, SKIP_DIRS, IgnoreRules, Stamp, is_venv, read_doc, walk
+from .heap import few_collections
 from .model import Doc, DocKind, ParsedDoc, Plugin, Resolution, Skill, Status, TargetKind
 from .parse import parse
 from .resolve import resolve
@@ -114,7 +116,7 @@ class SkillIndex:
         self.resolutions: dict[str, list[Resolution]] = {}
         self.reverse: dict[str, set[str]] = defaultdict(set)  # target key -> referring doc paths
         self.deps: dict[str, set[str]] = defaultdict(set)  # lookup key -> docs that made it
-        self.doc_deps: dict[str, set[str]] = {}
+        self.doc_deps: dict[str, tuple[str, ...]] = {}
         self.fuzzy_docs: set[str] = set()
         self._fuzzy_words: dict[str, set[str]] = {}
         self.read_problems: dict[str, tuple[str, str]] = {}  # path -> (code, message)
@@ -165,7 +167,7 @@ class SkillIndex:
                    overlay: dict[str, str] | None = None) -> SkillIndex:
         """A cold index of several roots, resolved once; `overlay` texts win over the disk."""
         ix = cls(settings)
-        with ix.lock:
+        with ix.lock, few_collections():
             for r in roots:
                 r = os.path.realpath(r)
                 if r not in ix.roots:
@@ -181,7 +183,7 @@ class SkillIndex:
         Every document is re-resolved: a bare name may resolve into the new root.
         """
         root = os.path.realpath(root)
-        with self.lock:
+        with self.lock, few_collections():
             if root in self.roots:
                 return set()
             self._load_root(root, overlay)
@@ -193,7 +195,7 @@ class SkillIndex:
     def remove_root(self, root: str) -> set[str]:
         """Forget a root. Returns every path whose findings may change (its own docs included)."""
         root = os.path.realpath(root)
-        with self.lock:
+        with self.lock, few_collections():
             if root not in self.roots:
                 return set()
             gone = self._unload_root(root)
@@ -210,7 +212,7 @@ class SkillIndex:
         (an editor's) wins over the disk, like `overlay`.
         """
         root = os.path.realpath(root)
-        with self.lock:
+        with self.lock, few_collections():
             if root not in self.roots:
                 return self.add_root(root, overlay)
             texts = dict(overlay or {})
@@ -268,14 +270,23 @@ class SkillIndex:
             part = ordered[at:at + chunk]
             at += chunk
             loaded: list[tuple[str, DocKind, FileUpdate]] = []
+            stamps: list[tuple[str, Stamp] | None] = []  # of the files read, for the next start
             for path, kind in part:
                 text = overlay.get(path)
+                hit = None if text is not None or path in reuse else cache.stamped(path)
+                if hit is not None:  # unchanged since the cache was written: not even read
+                    parsed, (size, mtime_ns, _c, _i) = hit
+                    loaded.append((path, kind, FileUpdate(None, parsed, None, size, mtime_ns, False)))
+                    continue
+                stamp = None
                 if text is not None:
                     up = self.text_update(path, text)
                 else:
                     result = read_doc(path, settings.max_file_bytes)
                     up = FileUpdate(result.text, None, result.problem, result.size, result.mtime_ns,
                                     now - result.mtime_ns < RACY_NS)
+                    if not up.racy and not up.problem and result.stamp is not None:
+                        stamp = (path, result.stamp)
                 if up.problem:
                     self.read_problems[path] = up.problem
                 if up.text is None:
@@ -283,10 +294,12 @@ class SkillIndex:
                 old = reuse.get(path)
                 if old is not None and old.parsed.text == up.text:
                     up.parsed = old.parsed
+                else:
+                    stamps.append(stamp)
                 loaded.append((path, kind, up))
             # texts not reused are parsed together: from the on-disk cache, or in worker processes
             fresh = [up for _p, _k, up in loaded if up.parsed is None]
-            parses = cache.parse_many([up.text for up in fresh], compact=True)  # type: ignore[misc]
+            parses = cache.parse_many([up.text for up in fresh], compact=True, stamps=stamps)  # type: ignore[misc]
             for up, parsed in zip(fresh, parses, strict=True):
                 up.parsed = parsed
             for path, kind, up in loaded:
@@ -446,22 +459,22 @@ class SkillIndex:
         return best
 
     def _plugin_of(self, path: str, root: str) -> str | None:
-        d = os.path.dirname(path)
+        d = _up(path)
         while True:
             if d in self.plugins:
                 return d
             if d == root or len(d) <= len(root):
                 return None
-            d = os.path.dirname(d)
+            d = _up(d)
 
     def _skill_dir_of(self, path: str, root: str) -> str | None:
-        d = os.path.dirname(path)
+        d = _up(path)
         while True:
             if d in self.skills:
                 return d
             if d == root or len(d) <= len(root):
                 return None
-            d = os.path.dirname(d)
+            d = _up(d)
 
     def _under_skill_file(self, folder: str, root: str) -> bool:
         """A file named SKILL.md in this folder or above (readable or not): what makes a sheet."""
@@ -470,7 +483,7 @@ class SkillIndex:
                 return True
             if folder == root or len(folder) <= len(root):
                 return False
-            folder = os.path.dirname(folder)
+            folder = _up(folder)
 
     def files_under(self, folder: str) -> list[str]:
         out: list[str] = []
@@ -566,8 +579,11 @@ class SkillIndex:
             if res.status in FUZZY:
                 words |= _words(ref.target)
         self.resolutions[path] = out
-        self.doc_deps[path] = deps
-        for key in deps:
+        # a tuple of interned keys: the same keys ("file:" of a popular sheet, a plugin's name)
+        # come from thousands of documents, and a set per document costs ~5x a tuple
+        keys = tuple(map(intern, deps))
+        self.doc_deps[path] = keys
+        for key in keys:
             self.deps[key].add(path)
         if words:
             self.fuzzy_docs.add(path)
@@ -1259,6 +1275,13 @@ def _read_update(path: str, max_bytes: int) -> FileUpdate:
     result = read_doc(path, max_bytes)
     return FileUpdate(result.text, None, result.problem, result.size, result.mtime_ns,
                       time.time_ns() - result.mtime_ns < RACY_NS)
+
+
+def _up(path: str) -> str:
+    """The folder of a normalised absolute path: os.path.dirname without its generality, which
+    cost a second over the lookups of a 40,000-file index."""
+    i = path.rfind(os.sep)
+    return path[:i] if i > 0 else os.sep
 
 
 def _insort(table: dict[str, list[str]], key: str, value: str) -> None:

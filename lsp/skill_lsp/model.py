@@ -80,10 +80,23 @@ class Reference:
 
 @dataclass(frozen=True, slots=True)
 class Heading:
+    # The position is held inline, not as a Span: a tree of 10,000 skills has ~300,000 headings,
+    # and a Span object each would cost ~20 MB for what four slots hold.
     level: int
     text: str
     slug: str
-    span: Span
+    start_line: int
+    start_col: int
+    end_line: int
+    end_col: int
+
+    @classmethod
+    def at(cls, level: int, text: str, slug: str, span: Span) -> Heading:
+        return cls(level, text, slug, span.start_line, span.start_col, span.end_line, span.end_col)
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start_line, self.start_col, self.end_line, self.end_col)
 
 
 @dataclass(frozen=True, slots=True)

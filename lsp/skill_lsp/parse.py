@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from sys import intern
 from typing import Any
 
 import pyromark
@@ -398,7 +399,9 @@ class _Builder:
         data = self.data
         while end > start and data[end - 1] in (10, 13, 32):  # trailing newline and spaces
             end -= 1
-        self.headings.append(Heading(level, text, self.slugs.slug(text), self.lm.span(start, end)))
+        # interned: the same headings ("Overview", "When to Use") recur in most documents of a tree
+        text = intern(text)
+        self.headings.append(Heading.at(level, text, intern(self.slugs.slug(text)), self.lm.span(start, end)))
         self.section = text
 
     def _decision_tree(self, text: str, start: int, end: int) -> None:

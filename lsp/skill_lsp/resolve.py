@@ -45,7 +45,9 @@ def _resolve_link(ix: SkillIndex, doc: Doc, ref: Reference, deps: set[str]) -> R
         if ref.anchor:
             return _check_anchor(ix, doc.path, ref, Target(KIND_OF_DOC[doc.kind], doc.path, ref.anchor), deps)
         return Resolution(ref, Status.IGNORED)
-    raw = unquote(ref.target.split("?", 1)[0])
+    raw = ref.target.split("?", 1)[0]
+    if "%" in raw:
+        raw = unquote(raw)
     path = os.path.normpath(os.path.join(os.path.dirname(doc.path), raw))
     if not _inside(path, doc.root):
         return Resolution(ref, Status.OUTSIDE, detail=raw)

@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import functools
-import gc
 import ipaddress
 import logging
 import os
@@ -34,7 +32,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from . import __version__, agent_api
+from . import __version__, agent_api, heap
 from .config import Settings, settings_from
 from .features import code_actions as f_actions
 from .features import completion as f_completion
@@ -419,7 +417,7 @@ class SkillServer(LanguageServer):
                 self._progress_end(token, f"{len(ix.skills)} skills, {len(ix.docs)} documents")
                 ready.set()
                 self.notify_status("ready")
-            _settle_heap(collect=reason != INITIAL)
+            heap.settle(collect=reason != INITIAL)
             # disk changes seen during the build may be missing from it: apply them (idempotent)
             self.on_disk_changes(queued)
             if len(ix.docs) <= WARM_ROUTER_DOCS:
@@ -814,9 +812,10 @@ class SkillServer(LanguageServer):
             with self.ix.lock:
                 self.sync()
                 first_route = "router" not in self.ix.derived
-                answer = fn(self.ix, payload)
+                with heap.few_collections() if first_route else contextlib.nullcontext():
+                    answer = fn(self.ix, payload)
                 if first_route and "router" in self.ix.derived:
-                    _settle_heap()  # the router just built lives as long as the index
+                    heap.settle()  # the router just built lives as long as the index
                 return answer
         except (KeyError, LookupError, ValueError) as exc:
             msg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
@@ -854,28 +853,11 @@ def _warm_router(ix: SkillIndex) -> None:
     first `skills/route` is as quick as the next (on trees where the build takes a second or two;
     bigger ones build it on the first request)."""
     try:
-        with ix.lock:
+        with ix.lock, heap.few_collections():
             router_for(ix).refresh()
-        _settle_heap()  # it lives as long as the index
+        heap.settle()  # it lives as long as the index
     except Exception:
         log.exception("building the router failed")
-
-
-def _settle_heap(collect: bool = False) -> None:
-    """After a big build (the index, the router): move what was built out of the collector's reach
-    and give the pages used meanwhile back to the system.
-
-    A 10,000-skill index is millions of long-lived objects; every full collection would scan them
-    all again (hundreds of ms, landing on some keystroke). Frozen, they are still freed by
-    reference counting when dropped. `collect`: a rebuild's old index may hold reference cycles,
-    collected once before the new freeze. glibc keeps freed heap pages (parse texts, per-document
-    counts) otherwise, and the server lives for hours."""
-    if collect:
-        gc.unfreeze()
-        gc.collect()
-    gc.freeze()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): nothing to give back
-        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
