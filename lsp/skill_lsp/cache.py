@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
-from typing import Any
+from typing import Any, NamedTuple
 
 from .discover import Stamp, file_stamp
 from .frontmatter import DEFAULT_LIMITS, Limits
@@ -244,6 +244,14 @@ class _Incomplete(Exception):
     """Some documents came back without a parse (marshal could not write them)."""
 
 
+class _Spooled(NamedTuple):
+    """Where a new entry waits for the next write: in a temporary file, not in memory (a first
+    index of 40,000 documents makes 100 MB of them)."""
+
+    offset: int
+    length: int
+
+
 # --- the cache -----------------------------------------------------------------------------------
 @dataclass
 class Stats:
@@ -268,8 +276,10 @@ class ParseCache:
     # time from the open file, never the whole file: at 40,000 documents it is over 100 MB.
     _index: dict[bytes, tuple[int, int]] | None = None
     _fd: int | None = None
-    # what the next write holds: new entries as bytes, the file's own as their (offset, length)
-    _used: dict[bytes, bytes | tuple[int, int]] = field(default_factory=dict)
+    # what the next write holds: the file's own entries as their (offset, length), new ones spooled
+    _used: dict[bytes, tuple[int, int]] = field(default_factory=dict)
+    _spool: Any = None  # the temporary file of new entries
+    _spool_size: int = 0
     _dirty: bool = False
     root: str = ""
     # path -> (stamp, key) of files whose entry holds their text (compressed): a file whose stamp
@@ -308,11 +318,13 @@ class ParseCache:
         self.stats.load_s = time.perf_counter() - t0
         return self._index
 
-    def _entry(self, where: bytes | tuple[int, int]) -> bytes:
-        if isinstance(where, bytes):
-            return where
+    def _entry(self, where: tuple[int, int]) -> bytes:
         offset, length = where
-        data = os.pread(self._fd, length, offset) if self._fd is not None else b""
+        if isinstance(where, _Spooled):
+            self._spool.flush()
+            data = os.pread(self._spool.fileno(), length, offset)
+        else:
+            data = os.pread(self._fd, length, offset) if self._fd is not None else b""
         if len(data) != length:
             raise EOFError("the cache file is shorter than its index says")
         return data
@@ -375,6 +387,17 @@ class ParseCache:
                 self._parse_missing(texts, keys, missing, out, workers, compact)
         return out  # type: ignore[return-value]
 
+    def _keep(self, key: bytes, blob: bytes) -> None:
+        """A new entry, for the next write."""
+        if self.path is None:
+            return
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile(prefix="skill-lsp-parsed-")  # noqa: SIM115 - open until close()
+        self._spool.write(blob)  # (only ever appended to: read back with pread, after a flush)
+        self._used[key] = _Spooled(self._spool_size, len(blob))
+        self._spool_size += len(blob)
+        self._dirty = True
+
     def _remember(self, path: str, stamp: Stamp, key: bytes) -> None:
         if self.path is None:
             return
@@ -403,8 +426,7 @@ class ParseCache:
                 if blob is None:
                     self.stats.uncacheable += 1
                 else:
-                    self._used[keys[i]] = blob
-                    self._dirty = True
+                    self._keep(keys[i], blob)
             if compact:
                 if packed is None:
                     p.compact()
@@ -443,8 +465,7 @@ class ParseCache:
                         if blob is None:
                             continue  # parsed in-process by the caller's fallback
                         out[i] = decode(texts[i], marshal.loads(blob), compact)
-                        self._used[keys[i]] = blob
-                        self._dirty = True
+                        self._keep(keys[i], blob)
                         self.stats.pooled += 1
             for t in feeders:
                 t.join()
@@ -519,6 +540,11 @@ class ParseCache:
         self._fd = None
         self._index = None
         self._used = {}
+        if self._spool is not None:
+            with contextlib.suppress(OSError):
+                self._spool.close()
+        self._spool = None
+        self._spool_size = 0
         self._stamps = {}
         self._used_stamps = {}
 
@@ -539,12 +565,12 @@ def _header() -> bytes:
     return MAGIC + code_stamp() + b"\n"
 
 
-def _write_entries(fh: Any, entries: dict[bytes, bytes | tuple[int, int]], root: str,
+def _write_entries(fh: Any, entries: dict[bytes, tuple[int, int]], root: str,
                    read: Any, stamps: dict[str, tuple[Stamp, bytes]]) -> None:
     """The file: header, the index of (key, length) and the stamps, then each entry's bytes in
     that order (the entries of the file being replaced are copied from it one at a time)."""
     items = list(entries.items())
-    lengths = [(k, len(w) if isinstance(w, bytes) else w[1]) for k, w in items]
+    lengths = [(k, w[1]) for k, w in items]
     index = marshal.dumps((root, lengths, [(p, *st, key) for p, (st, key) in stamps.items()]))
     fh.write(_header())
     fh.write(struct.pack("<Q", len(index)))

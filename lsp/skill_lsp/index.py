@@ -52,7 +52,7 @@ FUZZY_ALL = 400  # more changed names than this in one batch: re-resolve every f
 # timestamp tick; its stamp is not trusted later (the "racy git" rule).
 RACY_NS = 2_000_000_000
 LOAD_CHUNK = 2048  # documents read and parsed together when a root is loaded
-COLD_CHUNK = 16384  # the same when most must be parsed (each batch starts its parse workers)
+COLD_CHUNK = 8192
 
 
 @dataclass(slots=True)
