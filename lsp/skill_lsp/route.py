@@ -28,8 +28,9 @@ import math
 import os
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import TYPE_CHECKING
 
 from .model import DocKind
@@ -107,13 +108,19 @@ class Answer:
 @dataclass(slots=True)
 class _Source:
     """What one document says about others, cached until its text, its resolutions or a name it
-    looked up change."""
+    looked up change.
 
-    key: tuple[int, int]
-    anchors: list[tuple[str, Anchor]]
-    mentions: list[tuple[str, str]]
-    edges: list[str]
-    deps: frozenset[str]
+    One is kept per document (40,000 in a large tree), most of them saying nothing: tuples, so
+    the empty ones are all the one empty tuple, and `deps` a tuple too (a frozenset of even a
+    few strings costs five times the memory; it is only ever tested for overlap).
+    """
+
+    parsed_id: int  # id() of the parse and of the resolutions it was read from (two slots, not a
+    res_id: int  # tuple: a tuple per document is 2 MB at 40,000 documents)
+    anchors: tuple[tuple[str, Anchor], ...]
+    mentions: tuple[tuple[str, str], ...]
+    edges: tuple[str, ...]
+    deps: tuple[str, ...]
 
 
 class _Postings:
@@ -136,6 +143,10 @@ class _Postings:
 
     def weights(self, counts: dict[str, Counter[str]]) -> dict[str, float]:
         """BM25F: per-field weighted, length-normalised term frequency, then saturated once."""
+        return {t: tf * (K1 + 1.0) / (tf + K1) for t, tf in self._pseudo_tf(counts).items()}
+
+    def _pseudo_tf(self, counts: dict[str, Counter[str]]) -> dict[str, float]:
+        """The fields' weighted, length-normalised term frequencies summed (before saturation)."""
         pseudo: dict[str, float] = {}
         for f in FIELDS:
             c = counts.get(f)
@@ -145,7 +156,7 @@ class _Postings:
             norm = WEIGHT[f] / (1.0 - BNORM[f] + BNORM[f] * length / self.avg[f])
             for t, tf in c.items():
                 pseudo[t] = pseudo.get(t, 0.0) + tf * norm
-        return {t: tf * (K1 + 1.0) / (tf + K1) for t, tf in pseudo.items()}
+        return pseudo
 
     def rebuild(self, paths: list[str], counts_of: Callable[[str], dict[str, Counter[str]]]) -> None:
         """Index every target afresh (documents are read once; only the postings are kept)."""
@@ -161,11 +172,16 @@ class _Postings:
             # Field lengths averaged over an even sample: holding every document's counts at once
             # would cost hundreds of MB at 40,000 documents (memory a process keeps afterwards).
             step = len(self.paths) / AVG_SAMPLE
-            self.avg = _average_lengths([counts_of(self.paths[int(k * step)]) for k in range(AVG_SAMPLE)])
-            stream = map(counts_of, self.paths)
+            sample = {int(k * step): counts_of(self.paths[int(k * step)]) for k in range(AVG_SAMPLE)}
+            self.avg = _average_lengths(list(sample.values()))
+            # the sample is read once: its counts are indexed as they are, and let go of then
+            stream = (sample.pop(i) if i in sample else counts_of(p) for i, p in enumerate(self.paths))
         base: dict[str, tuple[array, array]] = {}
+        k1_plus = K1 + 1.0
         for i, counts in enumerate(stream):
-            for t, w in self.weights(counts).items():
+            # `weights` saturated in line (the same arithmetic): no dict per document
+            for t, tf in self._pseudo_tf(counts).items():
+                w = tf * k1_plus / (tf + K1)
                 entry = base.get(t)
                 if entry is None:
                     base[t] = (array("i", [i]), array("f", [w]))
@@ -175,7 +191,7 @@ class _Postings:
         base_df: dict[str, int] = {}
         for t, (docs, ws) in base.items():
             if len(docs) > PRUNE_K:  # a query reads only the heaviest entries of a common term: the rest goes
-                order = sorted(range(len(docs)), key=ws.__getitem__, reverse=True)[:PRUNE_K]
+                order = _heaviest(ws, PRUNE_K)
                 base[t] = (array("i", [docs[k] for k in order]), array("f", [ws[k] for k in order]))
                 base_df[t] = len(docs)
         self.base = base
@@ -220,6 +236,21 @@ class _Postings:
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5)) if df else 0.0
 
 
+def _heaviest(ws: array, k: int) -> list[int]:
+    """`sorted(range(len(ws)), key=ws.__getitem__, reverse=True)[:k]`: the positions of the k
+    largest weights, heaviest first, ties in position order.
+
+    A common term has tens of thousands of weights: sorting them all costs twice as much as
+    finding the k-th largest with a heap, then sorting only the weights at least that large.
+    """
+    if len(ws) <= 8 * k:
+        return sorted(range(len(ws)), key=ws.__getitem__, reverse=True)[:k]
+    kth = heapq.nlargest(k, ws)[-1]
+    candidates = list(compress(range(len(ws)), map(kth.__le__, ws)))
+    # the same stable sort, over a subsequence of positions that holds all of its first k
+    return sorted(candidates, key=ws.__getitem__, reverse=True)[:k]
+
+
 def _average_lengths(all_counts: list[dict[str, Counter[str]]]) -> dict[str, float]:
     totals = dict.fromkeys(FIELDS, 0)
     for counts in all_counts:
@@ -238,7 +269,9 @@ class Router:
         self.ix = ix
         self.generation = -1
         self._sources: dict[str, _Source] = {}
-        self._names: dict[str, frozenset[str]] = {}  # path -> the name keys it answers
+        # path -> the name keys it answers, sorted (a tuple: a frozenset per document costs 20 MB
+        # at 40,000 documents)
+        self._names: dict[str, tuple[str, ...]] = {}
         self.postings = _Postings()
         self._indexed: dict[str, tuple[int, int]] = {}  # path -> (id(parsed), anchor version) indexed
         self.anchors_in: dict[str, list[Anchor]] = {}
@@ -263,16 +296,17 @@ class Router:
         # which names came or went: a table row naming one may now resolve differently
         changed_keys: set[str] = set()
         for p in [p for p in self._names if p not in ix.docs]:
-            changed_keys |= self._names.pop(p) | {p}
+            changed_keys.update(self._names.pop(p))
+            changed_keys.add(p)
         for p in ix.docs:
             old = self._names.get(p)
             doc = ix.docs[p]
             src = self._sources.get(p)
-            if old is not None and src is not None and src.key[0] == id(doc.parsed):
+            if old is not None and src is not None and src.parsed_id == id(doc.parsed):
                 continue  # same text, so the same names (a skill's name is in its text)
-            new = frozenset(name_keys(ix, p))
+            new = tuple(sorted(name_keys(ix, p)))
             if old != new:
-                changed_keys |= (old or frozenset()) ^ new
+                changed_keys.update(set(old or ()).symmetric_difference(new))
                 self._names[p] = new
             changed_keys.add(p)
         structure_changed = bool(changed_keys - set(ix.docs)) or any(
@@ -285,13 +319,17 @@ class Router:
             edges_changed = True
         for src, doc in ix.docs.items():
             res = ix.resolutions.get(src)
-            key = (id(doc.parsed), id(res))
+            parsed_id, res_id = id(doc.parsed), id(res)
             old = self._sources.get(src)
-            if old is not None and old.key == key and not (old.deps & changed_keys):
+            if (old is not None and old.parsed_id == parsed_id and old.res_id == res_id
+                    and changed_keys.isdisjoint(old.deps)):
                 continue
             deps: set[str] = set()
-            new = _Source(key, anchors_of(ix, src, deps), mentions_of(ix, src, deps),
-                          edges_of(ix, src, deps) if res else [], frozenset(deps))
+            text = doc.parsed.text  # once: a text held compressed is decompressed on every read
+            lines = text.split("\n")
+            new = _Source(parsed_id, res_id, tuple(anchors_of(ix, src, deps, text, lines)),
+                          tuple(mentions_of(ix, src, deps, lines)),
+                          tuple(edges_of(ix, src, deps)) if res else (), tuple(deps))
             if old is not None and old.anchors == new.anchors and old.mentions == new.mentions:
                 edges_changed |= old.edges != new.edges
                 self._sources[src] = new
@@ -386,13 +424,14 @@ class Router:
         names: dict[str, list[str]] = {}
         parent: dict[str, str] = {}
         live = set(targets)
+        routers: dict[str, str | None] = {}  # plugin dir -> its pack router, asked once per plugin
         for p in sorted(targets):
             doc = ix.docs[p]
             if doc.kind is DocKind.SKILL:
                 skill = ix.skills.get(os.path.dirname(p))
                 for nm in sorted({skill.name, skill.folder}) if skill else ():
                     names.setdefault(nm.lower(), []).append(p)
-                router = pack_router(ix, doc)
+                router = pack_router(ix, doc, routers)
                 if router is not None and router != p and router in live:
                     parent[p] = router
             else:
@@ -657,7 +696,7 @@ def _originals(query: str) -> dict[str, str]:
     return out
 
 
-def _route_tree(ix: SkillIndex, edges: dict[str, list[str]]) -> dict[str, str]:
+def _route_tree(ix: SkillIndex, edges: dict[str, Sequence[str]]) -> dict[str, str]:
     """Path -> the hop before it, on a shortest route from a top router (one nothing routes to).
 
     Routes through skills come first, since an agent can load those; commands and agents (slash
@@ -667,7 +706,7 @@ def _route_tree(ix: SkillIndex, edges: dict[str, list[str]]) -> dict[str, str]:
     prev: dict[str, str] = {}
     seen: set[str] = set()
 
-    def bfs(graph: dict[str, list[str]], sources: list[str]) -> None:
+    def bfs(graph: dict[str, Sequence[str]], sources: list[str]) -> None:
         queue = deque(s for s in sources if s not in seen)
         seen.update(queue)
         while queue:

@@ -1,7 +1,8 @@
 """What each document says about itself, and what routers say about it: the router's raw fields.
 
-Everything here is a pure function of the index (no caching): `route.py` decides what to cache
-and when to recompute. Field texts are tokenized with `stem.tokens`.
+Everything here is a pure function of the index (nothing per document is cached): `route.py`
+decides what to cache and when to recompute. Field texts are tokenized with `stem.tokens`
+(counted by `stem.term_counts`).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import islice
 from sys import intern
 from typing import TYPE_CHECKING
 
-from .model import Doc, DocKind, ParsedDoc, Reference, RefKind, TargetKind
-from .stem import tokens
+from .model import Doc, DocKind, Heading, ParsedDoc, Reference, RefKind, TargetKind
+from .stem import term_counts, words
 
 if TYPE_CHECKING:
     from .index import SkillIndex
@@ -39,13 +41,18 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.*)$")
 _SYMPTOM_LINE = re.compile(r"^\W{0,3}(?:symptoms?|triggers?)\W{0,3}:.*$", re.I | re.M)
 _FENCED = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n.*?^ {0,3}\1[^\n]*$", re.M | re.S)
+# The same two patterns led by the newline before their line: a pattern that starts at "^" is
+# tried at every character of a body, one that starts with a fixed character is searched for that
+# character first, several times as fast. The first line (no newline before it) is tried alone.
+_SYMPTOM_AFTER_NL = re.compile(r"\n\W{0,3}(?:symptoms?|triggers?)\W{0,3}:.*$", re.I | re.M)
+_FENCED_AFTER_NL = re.compile(r"\n {0,3}(`{3,}|~{3,})[^\n]*\n.*?^ {0,3}\1[^\n]*$", re.M | re.S)
 RAW_WORD = re.compile(r"[a-z0-9]+")
 NAMEISH = re.compile(r"[a-z0-9]+(?:[-_:/][a-z0-9]+)+(?:\.md)?")
 
 
 def phrase_key(text: str) -> str:
     """A routing phrase as compared for exact matches: lowercase words, nothing else."""
-    return " ".join(RAW_WORD.findall(text.lower()))
+    return " ".join(words(text))  # RAW_WORD's words, split without the regex engine
 
 
 # --- per-document fields ------------------------------------------------------------------------
@@ -78,16 +85,15 @@ def _body_fields(parsed: ParsedDoc, with_body: bool = True, text: str | None = N
     bullets: list[str] = []
     hs = sorted(parsed.headings, key=lambda h: h.span.start_line)
     for k, h in enumerate(hs):
-        if not _TRIGGER_HEADING.search(h.text) or _NEG_LINE.search(h.text):
+        if not _is_trigger_heading(h.text):
             continue
-        end = next((x.span.start_line for x in hs[k + 1:] if x.level <= h.level), len(lines))
-        bullets.extend(_trigger_lines(lines[h.span.start_line + 1: min(end, h.span.start_line + 80)]))
+        bullets.extend(_trigger_lines(lines[h.span.start_line + 1: _section_end(hs, k)]))
     start = parsed.body_start_line
     body = ""
     if with_body:
         body = "\n".join(lines[start:start + 2000])[:BODY_MAX_CHARS]
-        bullets.extend(m.group(0) for m in _SYMPTOM_LINE.finditer(body))
-        body = _FENCED.sub(" ", body)
+        bullets.extend(_symptom_lines(body))
+        body = _without_fences(body)
     first_para: list[str] = []
     for line in lines[start:start + 60]:
         stripped = line.strip()
@@ -101,6 +107,67 @@ def _body_fields(parsed: ParsedDoc, with_body: bool = True, text: str | None = N
             continue
         first_para.append(stripped)
     return headings, bullets, body, " ".join(first_para)[:600]
+
+
+def _symptom_lines(body: str) -> list[str]:
+    """What `_SYMPTOM_LINE.finditer(body)` finds ("Symptoms: ..." lines), found faster.
+
+    A match never ends at a line start (it ends before a newline or at the end), so after one the
+    next starts past a newline, which `_SYMPTOM_AFTER_NL` then finds with it (cut off again).
+    """
+    # Under re.I only "ſ", "K", "ı" and "İ" match ASCII letters besides their own cases (s, k, i):
+    # no character but y, m, p, t, o, g, e, r and their capitals matches a letter of "ymptom" or
+    # "gger", and those lowercase to it. A body whose lowercase holds neither cannot match.
+    low = body.lower()
+    if "ymptom" not in low and "gger" not in low:
+        return []
+    out: list[str] = []
+    pos = 0
+    first = _SYMPTOM_LINE.match(body)
+    if first is not None:
+        out.append(first.group(0))
+        pos = first.end()
+    out.extend(m.group(0)[1:] for m in _SYMPTOM_AFTER_NL.finditer(body, pos))
+    return out
+
+
+def _without_fences(body: str) -> str:
+    """`_FENCED.sub(" ", body)`: fenced code blocks out, found as `_symptom_lines` finds lines."""
+    if "```" not in body and "~~~" not in body:  # both patterns need one of these
+        return body
+    first = _FENCED.match(body)
+    if first is None:
+        return _FENCED_AFTER_NL.sub("\n ", body)
+    # (a match ends before a newline: the rest starts with one, or is empty)
+    return " " + _FENCED_AFTER_NL.sub("\n ", body[first.end():])
+
+
+_TRIGGER_MEMO: dict[str, bool] = {}  # heading text -> whether it opens a trigger section
+_TRIGGER_MEMO_MAX = 20_000  # headings repeat across a tree ("When to Use", "Overview"); most do not
+
+
+def _is_trigger_heading(text: str) -> bool:
+    """"When to Use"-like and not "When not to use": two regex searches, memoised."""
+    found = _TRIGGER_MEMO.get(text)
+    if found is None:
+        found = bool(_TRIGGER_HEADING.search(text)) and not _NEG_LINE.search(text)
+        if len(_TRIGGER_MEMO) >= _TRIGGER_MEMO_MAX:
+            _TRIGGER_MEMO.clear()  # bounded, and what repeats comes back soon
+        _TRIGGER_MEMO[text] = found
+    return found
+
+
+def _section_end(hs: list[Heading], k: int) -> int:
+    """The line a trigger section ends before: the next heading of its level or higher, read at
+    most 80 lines down (a long document's headings are not scanned to its end each time)."""
+    h = hs[k]
+    cap = h.span.start_line + 80
+    for x in islice(hs, k + 1, None):
+        if x.span.start_line >= cap:
+            break
+        if x.level <= h.level:
+            return x.span.start_line
+    return cap
 
 
 def _trigger_lines(section: list[str]) -> list[str]:
@@ -278,12 +345,11 @@ def _abbreviated(ix: SkillIndex, doc: Doc, name: str, deps: set[str]) -> str | N
     return found[0] if len(found) == 1 else None
 
 
-def _routing_targets(ix: SkillIndex, src: str, deps: set[str]) -> list[tuple[Reference, str]]:
+def _routing_targets(ix: SkillIndex, src: str, deps: set[str], lines: list[str]) -> list[tuple[Reference, str]]:
     """(reference, target doc) of the routes a document writes, in reading order."""
     doc = ix.docs[src]
     out: list[tuple[Reference, str]] = [(res.ref, t) for res, t in ix.routing_edges(src)]
     routed = {id(ref) for ref, _t in out}
-    lines: list[str] | None = None
     for res in ix.resolutions.get(src, ()):
         ref = res.ref
         if res.target is None and ref.kind.routing and res.status.value == "missing":
@@ -293,8 +359,6 @@ def _routing_targets(ix: SkillIndex, src: str, deps: set[str]) -> list[tuple[Ref
         elif res.target is not None and res.status.value == "ok" and id(ref) not in routed and (
                 res.target.key in ix.docs and ref.kind in (RefKind.CODE, RefKind.LINK)):
             # "→ Read `shared/x.md`": an arrow line routes, even when a verb sits before the name
-            if lines is None:
-                lines = doc.parsed.text.split("\n")
             line = lines[ref.span.start_line] if ref.span.start_line < len(lines) else ""
             if _ARROW_LINE.match(line):
                 out.append((ref, res.target.key))
@@ -352,7 +416,8 @@ def _table_anchors(ix: SkillIndex, src: str, lines: list[str], done: set[int], d
     header: list[str] | None = None
     fence: str | None = None
     for n, line in enumerate(lines):
-        m = _FENCE.match(line)
+        # (a fence line holds ``` or ~~~: the test spares most lines of a long table the regex)
+        m = _FENCE.match(line) if "```" in line or "~~~" in line else None
         if fence is not None:
             if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
                 fence = None
@@ -393,13 +458,13 @@ def _table_anchors(ix: SkillIndex, src: str, lines: list[str], done: set[int], d
     return out
 
 
-def mentions_of(ix: SkillIndex, src: str, deps: set[str]) -> list[tuple[str, str]]:
+def mentions_of(ix: SkillIndex, src: str, deps: set[str], lines: list[str] | None = None) -> list[tuple[str, str]]:
     """(target, line) for every other reference to a skill or sheet: catalog lines such as
     "- **debugging-techniques** - NaN/Inf hunting, anomaly mode" describe the target in a router's
-    words, which is anchor text too, if weaker than a routing phrase."""
+    words, which is anchor text too, if weaker than a routing phrase. `lines`: the document's
+    text split at newlines, when the caller holds it."""
     doc = ix.docs[src]
     out: list[tuple[str, str]] = []
-    lines: list[str] | None = None
     for res in ix.resolutions.get(src, ()):
         ref = res.ref
         if res.target is None or res.status.value != "ok" or ref.kind.routing or ref.phrase:
@@ -415,12 +480,19 @@ def mentions_of(ix: SkillIndex, src: str, deps: set[str]) -> list[tuple[str, str
     return out
 
 
-def anchors_of(ix: SkillIndex, src: str, deps: set[str]) -> list[tuple[str, Anchor]]:
+def anchors_of(ix: SkillIndex, src: str, deps: set[str], text: str | None = None, lines: list[str] | None = None
+               ) -> list[tuple[str, Anchor]]:
+    """(target, anchor) for every route a document writes. A caller that reads the text for more
+    than this passes it and its lines: a text held compressed is then decompressed once."""
     doc = ix.docs[src]
-    edges = _routing_targets(ix, src, deps)
-    if not edges and "|" not in doc.parsed.text:
+    if text is None:
+        text = doc.parsed.text
+    if lines is None:
+        lines = text.split("\n")
+    edges = _routing_targets(ix, src, deps, lines)
+    has_pipe = "|" in text
+    if not edges and not has_pipe:
         return []
-    lines = doc.parsed.text.split("\n")
     heading_lines = sorted(h.span.start_line for h in doc.parsed.headings)
     out: list[tuple[str, Anchor]] = []
     seen_on_line: Counter[int] = Counter()
@@ -463,25 +535,37 @@ def anchors_of(ix: SkillIndex, src: str, deps: set[str]) -> list[tuple[str, Anch
         seen_on_line[line] += 1
         keys = [(k, w) for k, w in keys if k]
         out.append((target, Anchor(phrase, context, src, rank, tuple(dict(sorted(keys, key=lambda kw: kw[1])).items()))))
-    if "|" in doc.parsed.text:
+    if has_pipe:
         out.extend(_table_anchors(ix, src, lines, set(seen_on_line), deps))
     return out
 
 
 def bag(text: str) -> Counter[str]:
-    return Counter(tokens(text))
+    return term_counts(text)
 
 
 def bag_lines(texts: list[str]) -> Counter[str]:
-    return Counter(tokens("\n".join(texts)))
+    return term_counts("\n".join(texts))
 
-def pack_router(ix: SkillIndex, doc: Doc) -> str | None:
-    """The router skill of the plugin that holds a skill: `using-*`, else none."""
-    if not doc.plugin_dir or doc.plugin_dir not in ix.plugins:
+
+def pack_router(ix: SkillIndex, doc: Doc, memo: dict[str, str | None] | None = None) -> str | None:
+    """The router skill of the plugin that holds a skill: `using-*`, else none.
+
+    `memo` (plugin dir -> its router) is for a caller asking for every skill: the answer is the
+    plugin's, and reading a plugin's skills once per skill is quadratic in a large plugin."""
+    plugin_dir = doc.plugin_dir
+    if not plugin_dir or plugin_dir not in ix.plugins:
         return None
-    skills = [ix.skills[s] for s in ix.plugins[doc.plugin_dir].skills if s in ix.skills]
+    if memo is not None and plugin_dir in memo:
+        return memo[plugin_dir]
+    skills = [ix.skills[s] for s in ix.plugins[plugin_dir].skills if s in ix.skills]
     routers = [s for s in skills if s.folder.startswith("using-")]
-    return routers[0].path if len(routers) == 1 else None
+    found = routers[0].path if len(routers) == 1 else None
+    if memo is not None:
+        memo[plugin_dir] = found
+    return found
+
+
 def edges_of(ix: SkillIndex, src: str, deps: set[str]) -> list[str]:
     """The documents one document routes to; a command or agent wrapper leads to its skill first."""
     targets = [t for _res, t in ix.routing_edges(src) if t != src]

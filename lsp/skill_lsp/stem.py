@@ -7,6 +7,9 @@ every word of every document, so it sits behind a cache.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Sequence
+from operator import itemgetter
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 
@@ -161,16 +164,50 @@ def stem(word: str) -> str:
     return _porter(word) if len(word) > 3 and word.isalpha() else word
 
 
+# Every byte but [a-z0-9] -> a space: splitting on it gives what `_TOKEN.findall` gives, in C
+# without the regex engine (2.5 times as fast on document bodies).
+_KEEP = b"abcdefghijklmnopqrstuvwxyz0123456789"
+_TO_SPACE = bytes(c if c in _KEEP else 0x20 for c in range(256))
+
+
+def words(text: str) -> list[str]:
+    """The lowercase ASCII words of a text: `_TOKEN.findall(text.lower())`, faster.
+
+    Lowercased first, so a character whose lowercase is ASCII (the Kelvin sign) counts as the
+    regex counts it; any other non-ASCII character (a lone surrogate too) becomes "?", then a
+    space, so it splits words as the regex does.
+    """
+    return text.lower().encode("ascii", "replace").translate(_TO_SPACE).decode("ascii").split()
+
+
+def _terms(ws: list[str]) -> Sequence[str]:
+    """Each word's term ("" for a dropped word), in order.
+
+    The words are looked up all at once in C (`itemgetter`); only a text with words the cache
+    has not seen yet stems those first. A per-word Python loop costs a quarter more on bodies of
+    thousands of words.
+    """
+    cache = _CACHE
+    if not ws:
+        return ()
+    try:
+        found = itemgetter(*ws)(cache)
+    except KeyError:
+        new = set(ws).difference(cache)
+        if len(cache) + len(new) > _CACHE_MAX:
+            # a flood of unseen words (decoy corpora, random queries): stemmed, not kept
+            return [cache[w] if w in cache else _term(w) for w in ws]
+        for w in new:
+            cache[w] = _term(w)
+        found = itemgetter(*ws)(cache)
+    return (found,) if len(ws) == 1 else found  # (itemgetter of one key gives the value itself)
+
+
 def tokens(text: str) -> list[str]:
     """Stemmed content words of a text, in order (stop words and one-letter words dropped)."""
-    cache = _CACHE
-    out = []
-    for w in _TOKEN.findall(text.lower()):
-        t = cache.get(w)
-        if t is None:
-            t = _term(w)
-            if len(cache) < _CACHE_MAX:
-                cache[w] = t
-        if t:
-            out.append(t)
-    return out
+    return list(filter(None, _terms(words(text))))
+
+
+def term_counts(text: str) -> Counter[str]:
+    """`Counter(tokens(text))`, without the list in between."""
+    return Counter(filter(None, _terms(words(text))))

@@ -1,0 +1,128 @@
+"""The router's build: the faster paths give exactly what the plain ones give, and a router kept
+current through edits holds what a router built afresh holds."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+from array import array
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from skill_lsp import route_fields
+from skill_lsp.index import SkillIndex
+from skill_lsp.route import Router, _heaviest
+from skill_lsp.stem import STOP_WORDS, _porter, term_counts, tokens, words
+
+TREE = Path(__file__).parent / "fixtures" / "route_tree"
+RAW = re.compile(r"[a-z0-9]+")
+# pieces that make the patterns match or nearly match: fences, "Symptoms:" lines, the non-ASCII
+# letters that case-fold to ASCII ones, a lone surrogate
+PIECES = ["\n", "\n", " ", "  ", "\t", "`", "```", "~~~", "~", "Symptoms", "symptom", "TRIGGER", "triggers",
+          ":", "-", "*", "#", "|", "**", "x", "ſymptom", "trıgger", "İ", "K", "é", "Straße", "\ud800", "12", "ab"]
+
+
+def _texts(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(PIECES) for _ in range(rng.randint(0, 40))) for _ in range(n)]
+
+
+def _plain_tokens(text: str) -> list[str]:
+    out = []
+    for w in RAW.findall(text.lower()):
+        if len(w) > 1 and w not in STOP_WORDS:
+            out.append(w if len(w) <= 3 or not w.isalpha() else _porter(w))
+    return out
+
+
+def test_words_tokens_and_counts_are_the_regex_ones() -> None:
+    for text in _texts(20_000, 1) + ["", "a", "Running", "the running dogs ran; DOGS run 42x"]:
+        assert words(text) == RAW.findall(text.lower())
+        plain = _plain_tokens(text)
+        assert tokens(text) == plain
+        counts = term_counts(text)
+        assert list(counts.items()) == list(Counter(plain).items())  # the same order too
+
+
+def test_symptom_lines_and_fences_are_the_regex_ones() -> None:
+    found = stripped = 0
+    for body in _texts(50_000, 2):
+        expected = [m.group(0) for m in route_fields._SYMPTOM_LINE.finditer(body)]
+        assert route_fields._symptom_lines(body) == expected, body
+        without = route_fields._FENCED.sub(" ", body)
+        assert route_fields._without_fences(body) == without, body
+        found += bool(expected)
+        stripped += without != body
+    assert found > 100 and stripped > 100  # the cases were there
+
+
+def test_heaviest_is_the_full_sort() -> None:
+    rng = random.Random(3)
+    for _ in range(500):
+        size = rng.choice([rng.randint(1, 300), rng.randint(300, 5000)])
+        k = rng.choice([rng.randint(1, size), min(size, 20)])
+        ws = array("f", [rng.choice([0.5, 1.0, rng.random()]) for _ in range(size)])
+        assert _heaviest(ws, k) == sorted(range(size), key=ws.__getitem__, reverse=True)[:k]
+
+
+def _state(r: Router) -> dict[str, object]:
+    """What a router derives from the index, in a comparable form (postings aside: a delta
+    segment keeps the average lengths of its base, by design)."""
+    return {
+        "sources": {s: (src.anchors, src.mentions, src.edges, sorted(src.deps)) for s, src in r._sources.items()},
+        "names_of": dict(r._names),
+        "anchors_in": {t: sorted((a.source, a.phrase, a.context, a.rank, a.keys) for a in its)
+                       for t, its in r.anchors_in.items() if its},
+        "mentions_in": {t: sorted(ls) for t, ls in r.mentions_in.items() if ls},
+        "exact": {k: dict(v) for k, v in r.exact.items()},
+        "names": r.names, "parent": r.parent, "routers_of": {t: sorted(rs) for t, rs in r.routers_of.items()},
+        "route_prev": r.route_prev,
+    }
+
+
+def test_a_router_kept_current_holds_what_a_fresh_one_holds(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    ix = SkillIndex.from_roots([str(tree)])
+    kept = Router(ix)
+    kept.refresh()
+    garden = tree / "plugins/garden/skills"
+    router = os.path.realpath(garden / "using-garden/SKILL.md")
+    text = Path(router).read_text(encoding="utf-8")
+    edits = [
+        # a row naming a sheet by a prefix of its name, and one naming a sheet that comes later
+        (router, text.replace("| Kitchen scraps pile up and smell | composting |",
+                              "| Kitchen scraps pile up and smell | composting |\n| Moles dig up the lawn | pest |\n"
+                              "| Tomatoes wilt at noon | watering.md |")),
+        (os.path.realpath(garden / "using-garden/watering.md"),
+         "---\nname: watering\ndescription: Use when tomatoes wilt in a heatwave.\n---\n\n# Watering\n\n"
+         "See [pest-control.md](pest-control.md) for slugs after rain.\n"),
+        # a skill renamed in its front matter: the rows that named it look again
+        (os.path.realpath(garden / "composting/SKILL.md"),
+         Path(garden / "composting/SKILL.md").read_text(encoding="utf-8").replace("name: composting",
+                                                                                 "name: compost-heaps")),
+    ]
+    for path, new in edits:
+        ix.update(path, new)
+        kept.refresh()
+        fresh = Router(ix)
+        fresh.refresh()
+        assert _state(kept) == _state(fresh), path
+    ix.remove(os.path.realpath(garden / "using-garden/pest-control.md"))
+    kept.refresh()
+    fresh = Router(ix)
+    fresh.refresh()
+    assert _state(kept) == _state(fresh)
+
+
+def test_tokens_are_the_same_once_the_stem_cache_is_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skill_lsp import stem
+    monkeypatch.setattr(stem, "_CACHE", {})
+    monkeypatch.setattr(stem, "_CACHE_MAX", 5)
+    for text in _texts(2_000, 4) + ["running dogs ran quickly past sleeping cats and barking dogs"]:
+        assert tokens(text) == _plain_tokens(text)
+        assert list(term_counts(text).items()) == list(Counter(_plain_tokens(text)).items())
+    assert len(stem._CACHE) <= 5
