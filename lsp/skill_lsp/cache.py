@@ -282,7 +282,7 @@ class ParseCache:
     _spool_size: int = 0
     _dirty: bool = False
     root: str = ""
-    # path -> (stamp, key) of files whose entry holds their text (compressed): a file whose stamp
+    # path in the root -> (stamp, key) of files whose entry holds their text (compressed): a file whose stamp
     # is unchanged is not even read. Only files whose stamp was settled when recorded (not
     # written within the last seconds, see `index.RACY_NS`) are here.
     _stamps: dict[str, tuple[Stamp, bytes]] = field(default_factory=dict)
@@ -333,7 +333,7 @@ class ParseCache:
         """The parse of a file (text held compressed) when its stamp is the one recorded with the
         cache: taken from the cache without reading the file. None: read and parse it as usual."""
         blobs = self._load()
-        known = self._stamps.get(path)
+        known = self._stamps.get(self._rel(path))
         if known is None:
             return None
         try:
@@ -348,7 +348,7 @@ class ParseCache:
         except Exception:  # an entry that does not read or decode: the file is read and parsed
             return None
         self._used[known[1]] = where
-        self._used_stamps[path] = known
+        self._used_stamps[self._rel(path)] = known
         self.stats.hits += 1
         self.stats.stamped += 1
         return parsed, stamp
@@ -402,9 +402,16 @@ class ParseCache:
         if self.path is None:
             return
         entry = (stamp, key)
-        if self._stamps.get(path) != entry:
+        rel = self._rel(path)
+        if self._stamps.get(rel) != entry:
             self._dirty = True
-        self._used_stamps[path] = entry
+        self._used_stamps[rel] = entry
+
+    def _rel(self, path: str) -> str:
+        """Stamps are kept by path in the root: a copy of the tree made with hard links (the
+        same files, so the same stamps) is served by a copy of the cache file."""
+        prefix = self.root.rstrip(os.sep) + os.sep
+        return path[len(prefix):] if path.startswith(prefix) else path
 
     def _parse_missing(self, texts: Sequence[str], keys: list[bytes], missing: list[int],
                        out: list[ParsedDoc | None], workers: int | None, compact: bool) -> None:

@@ -29,6 +29,20 @@ def few_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
+FREEZE_MIN = 5_000  # objects of builds over this many documents are frozen (see `built`)
+
+
+def built(documents: int) -> None:
+    """A build of this many documents just ended. A big one is frozen out of the collector's
+    reach: built under `few_collections`, millions of its objects wait in the young generations,
+    and the next collection, landing in whatever runs next (a lint, a keystroke), would scan them
+    all (half a second at 10,000 skills). Small builds are left alone: freezing keeps reference
+    cycles alive until `settle(collect=True)`, which a process building many small indexes (a
+    test run) would pile up."""
+    if documents >= FREEZE_MIN:
+        gc.freeze()
+
+
 def settle(collect: bool = False) -> None:
     """After a big build: move what was built out of the collector's reach and give the pages
     used meanwhile back to the system.

@@ -29,6 +29,7 @@ from sys import intern
 
 from rapidfuzz import fuzz, process
 
+from . import heap
 from .cache import ParseCache
 from .config import Settings, load_settings
 from .discover import AGENT_DIRS, SKIP_DIRS, IgnoreRules, Stamp, is_venv, read_doc, walk
@@ -349,6 +350,7 @@ class SkillIndex:
         self._skill_succ.clear()
         self.generation += 1
         self._graph_cache.clear()
+        heap.built(len(self.docs))  # (every caller builds under few_collections)
 
     # --- tables -----------------------------------------------------------------------------
     def _add_dir(self, d: str, batch: _Batch | None) -> None:

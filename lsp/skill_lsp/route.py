@@ -85,6 +85,7 @@ BODY_COVERAGE = 0.5  # a query word found only in the body (long texts mention e
 CANDIDATE_FLOOR = 0.25  # documents scoring under this share of the best own score are not ranked
 EXPLAIN_CACHE = 1024  # targets whose short fields are kept for explanations
 PRUNE_K = 500  # a query reads at most this many (the heaviest) entries of one term's postings
+PRUNE_EVERY = 4 * PRUNE_K  # while the base is built, a list this long is cut to PRUNE_K
 DELTA_REBUILD = 0.25  # rebuild the base segment once this share of documents changed since it
 AVG_SAMPLE = 2000  # above this many targets, average field lengths come from an even sample
 
@@ -177,10 +178,13 @@ class _Postings:
             # the sample is read once: its counts are indexed as they are, and let go of then
             stream = (sample.pop(i) if i in sample else counts_of(p) for i, p in enumerate(self.paths))
         base: dict[str, tuple[array, array]] = {}
+        df: Counter[str] = Counter()
         k1_plus = K1 + 1.0
         for i, counts in enumerate(stream):
             # `weights` saturated in line (the same arithmetic): no dict per document
-            for t, tf in self._pseudo_tf(counts).items():
+            pseudo = self._pseudo_tf(counts)
+            df.update(pseudo.keys())
+            for t, tf in pseudo.items():
                 w = tf * k1_plus / (tf + K1)
                 entry = base.get(t)
                 if entry is None:
@@ -188,12 +192,15 @@ class _Postings:
                 else:
                     entry[0].append(i)
                     entry[1].append(w)
+                    if len(entry[0]) >= PRUNE_EVERY:
+                        # cut as it grows: what is not among the heaviest of a prefix never will
+                        # be, and the full lists of common terms are a transient peak of ~100 MB
+                        base[t] = _cut(*entry)
         base_df: dict[str, int] = {}
-        for t, (docs, ws) in base.items():
-            if len(docs) > PRUNE_K:  # a query reads only the heaviest entries of a common term: the rest goes
-                order = _heaviest(ws, PRUNE_K)
-                base[t] = (array("i", [docs[k] for k in order]), array("f", [ws[k] for k in order]))
-                base_df[t] = len(docs)
+        for t, n in df.items():
+            if n > PRUNE_K:  # a query reads only the heaviest entries of a common term: the rest goes
+                base[t] = _cut(*base[t])
+                base_df[t] = n
         self.base = base
         self.base_df = base_df
         self.delta = {}
@@ -234,6 +241,13 @@ class _Postings:
         df += len(self.delta.get(t, ()))
         n = max(self.live, 1)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5)) if df else 0.0
+
+
+def _cut(docs: array, ws: array) -> tuple[array, array]:
+    """A posting list cut to its PRUNE_K heaviest entries, heaviest first (ties: in list order,
+    which keeps the order of document numbers, since a cut list only ever grows at its end)."""
+    order = _heaviest(ws, PRUNE_K)
+    return array("i", [docs[k] for k in order]), array("f", [ws[k] for k in order])
 
 
 def _heaviest(ws: array, k: int) -> list[int]:
