@@ -1044,8 +1044,13 @@ class SkillIndex:
         docs = self.docs
         for p in b.edge_docs:
             doc = docs.get(p)
+            if doc is not None and doc.kind is DocKind.SHEET:
+                continue  # the graph of `_cycle_nodes` joins skills only
             if doc is None or doc.kind is not DocKind.SKILL:
                 return False
+            hit = self._skill_succ.get(p)
+            if hit is not None and hit[1] == self._skill_successors(p)[1]:
+                continue  # it leads to the same skills as before (a link to a sheet was edited)
             keys = [p]
             if doc.plugin_dir and self.target_doc(doc.plugin_dir, TargetKind.PLUGIN) == p:
                 keys.append(doc.plugin_dir)  # naming its plugin leads here too
@@ -1072,16 +1077,18 @@ class SkillIndex:
             path = skill.path
             if path not in self.docs:
                 continue
-            res = self.resolutions.get(path)
             hit = memo.get(path)
-            if hit is not None and hit[0] is res:
-                succ = hit[1]
-            else:
-                succ = [t for _r, t in self.routing_edges(path) if t in self.docs and self.docs[t].kind is DocKind.SKILL]
-                memo[path] = (res, succ)
-            if succ:
-                graph[path] = succ
+            if hit is None or hit[0] is not self.resolutions.get(path):
+                hit = memo[path] = self._skill_successors(path)
+            if hit[1]:
+                graph[path] = hit[1]
         return _cyclic_nodes(graph)
+
+    def _skill_successors(self, path: str) -> tuple[list[Resolution] | None, list[str]]:
+        """(its resolutions, the skills a skill routes to): an entry of `_skill_succ`."""
+        docs = self.docs
+        return (self.resolutions.get(path),
+                [t for _r, t in self.routing_edges(path) if t in docs and docs[t].kind is DocKind.SKILL])
 
     def _identity_keys(self, doc: Doc) -> set[str]:
         """What other documents may have looked up to find this one."""
