@@ -80,7 +80,7 @@ def encode(p: ParsedDoc, source: str | None = None) -> tuple:
     fm = p.front_matter
     fm_t = None
     if fm is not None:
-        fm_t = (_span(fm.span), fm.raw, fm.data,
+        fm_t = (_span(fm.span), fm.data,
                 tuple((k, v.key, _span(v.key_span), _span(v.value_span)) for k, v in fm.keys.items()),
                 fm.error, None if fm.error_span is None else _span(fm.error_span))
     return (
@@ -127,8 +127,8 @@ def decode(text: str | None, t: tuple, compact: bool = False) -> ParsedDoc:
     mk = _mk_span
     fm = None
     if fm_t is not None:
-        span, raw, data, keys, error, error_span = fm_t
-        fm = FrontMatter(mk(span), raw, data, {k: FrontMatterKey(key, mk(a), mk(b)) for k, key, a, b in keys},
+        span, data, keys, error, error_span = fm_t
+        fm = FrontMatter(mk(span), data, {k: FrontMatterKey(key, mk(a), mk(b)) for k, key, a, b in keys},
                          error, None if error_span is None else mk(error_span))
     kinds = _KINDS
     return ParsedDoc(

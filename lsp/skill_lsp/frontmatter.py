@@ -139,14 +139,14 @@ def parse_front_matter(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[Fron
         last = text.count("\n")
         span = Span(0, 0, last, 0)
         return (
-            FrontMatter(span, raw, None, error="front matter is not closed by a `---` line",
+            FrontMatter(span, None, error="front matter is not closed by a `---` line",
                         error_span=Span(0, 0, 0, 3)),
             0,
         )
     body_line = text.count("\n", 0, block_end)
     close_line = text.count("\n", 0, end)
     span = Span(0, 0, close_line, 3)
-    fm = FrontMatter(span, raw, None)
+    fm = FrontMatter(span, None)
     if len(raw) > limits.max_chars:
         fm.error = f"front matter is larger than {limits.max_chars:,} characters; not parsed"
         fm.error_span = Span(0, 0, 0, 3)

@@ -116,7 +116,9 @@ class SkillIndex:
         self.sheets_by_stem: dict[str, list[str]] = defaultdict(list)
         self.resolutions: dict[str, list[Resolution]] = {}
         self.reverse: dict[str, set[str]] = defaultdict(set)  # target key -> referring doc paths
-        self.deps: dict[str, set[str]] = defaultdict(set)  # lookup key -> docs that made it
+        # lookup key -> the docs that made it: one doc as itself, more as a set (most keys have
+        # one user, and a set costs 216 bytes: 15 MB over a 10,000-skill tree)
+        self.deps: dict[str, str | set[str]] = {}
         self.doc_deps: dict[str, tuple[str, ...]] = {}
         self.fuzzy_docs: set[str] = set()
         self._fuzzy_words: dict[str, set[str]] = {}
@@ -464,7 +466,7 @@ class SkillIndex:
         d = _up(path)
         while True:
             if d in self.plugins:
-                return d
+                return intern(d)  # one string for all its documents, not one each
             if d == root or len(d) <= len(root):
                 return None
             d = _up(d)
@@ -473,7 +475,7 @@ class SkillIndex:
         d = _up(path)
         while True:
             if d in self.skills:
-                return d
+                return intern(d)  # one string for all its documents, not one each
             if d == root or len(d) <= len(root):
                 return None
             d = _up(d)
@@ -509,7 +511,7 @@ class SkillIndex:
                  sheets: list[str] | None = None) -> Doc:
         plugin = self._plugin_of(path, root)
         if kind is DocKind.SKILL:
-            sdir = os.path.dirname(path)
+            sdir = intern(os.path.dirname(path))
             folder = os.path.basename(sdir)
             name = parsed.fm_name() or folder
             if sheets is None and sdir in self.skills:
@@ -585,8 +587,16 @@ class SkillIndex:
         # come from thousands of documents, and a set per document costs ~5x a tuple
         keys = tuple(map(intern, deps))
         self.doc_deps[path] = keys
+        deps_of = self.deps
         for key in keys:
-            self.deps[key].add(path)
+            users = deps_of.get(key)
+            if users is None:
+                deps_of[key] = path
+            elif isinstance(users, str):
+                if users != path:
+                    deps_of[key] = {users, path}
+            else:
+                users.add(path)
         if words:
             self.fuzzy_docs.add(path)
             self._fuzzy_words[path] = words
@@ -599,12 +609,15 @@ class SkillIndex:
                     refs.discard(path)
                     if not refs:
                         del self.reverse[res.target.key]
+        deps_of = self.deps
         for key in self.doc_deps.pop(path, ()):
-            users = self.deps.get(key)
-            if users is not None:
+            users = deps_of.get(key)
+            if users == path:
+                del deps_of[key]
+            elif isinstance(users, set):
                 users.discard(path)
-                if not users:
-                    del self.deps[key]
+                if len(users) == 1:
+                    deps_of[key] = users.pop()
         self.fuzzy_docs.discard(path)
         self._fuzzy_words.pop(path, None)
 
@@ -946,7 +959,11 @@ class SkillIndex:
         """Re-resolve what the batch touched and work out whose findings may change."""
         users: set[str] = set(b.dirty)
         for k in b.keys:
-            users |= self.deps.get(k, set())
+            found = self.deps.get(k)
+            if isinstance(found, str):
+                users.add(found)
+            elif found:
+                users |= found
         if b.names_changed:
             names = b.names | {k[5:] for k in b.keys if k.startswith("name:")}
             users |= self._fuzzy_users(names)

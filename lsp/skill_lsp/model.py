@@ -109,7 +109,6 @@ class FrontMatterKey:
 @dataclass(slots=True)
 class FrontMatter:
     span: Span  # the whole block, fences included
-    raw: str
     data: dict[str, Any] | None  # None when it does not parse to a mapping
     keys: dict[str, FrontMatterKey] = field(default_factory=dict)
     error: str | None = None
