@@ -391,9 +391,13 @@ class ParseCache:
         """A new entry, for the next write."""
         if self.path is None:
             return
-        if self._spool is None:
-            self._spool = tempfile.TemporaryFile(prefix="skill-lsp-parsed-")  # noqa: SIM115 - open until close()
-        self._spool.write(blob)  # (only ever appended to: read back with pread, after a flush)
+        try:
+            if self._spool is None:
+                self._spool = tempfile.TemporaryFile(prefix="skill-lsp-parsed-")  # noqa: SIM115 - open until close()
+            self._spool.write(blob)  # (only ever appended to: read back with pread, after a flush)
+        except OSError:  # no temporary folder, a full disk: this run does not write the cache
+            self.path = None
+            return
         self._used[key] = _Spooled(self._spool_size, len(blob))
         self._spool_size += len(blob)
         self._dirty = True

@@ -34,7 +34,7 @@ from .cache import ParseCache
 from .config import Settings, load_settings
 from .discover import AGENT_DIRS, SKIP_DIRS, IgnoreRules, Stamp, is_venv, read_doc, walk
 from .heap import few_collections
-from .model import Doc, DocKind, ParsedDoc, Plugin, Resolution, Skill, Status, TargetKind
+from .model import Doc, DocKind, ParsedDoc, Plugin, Resolution, Skill, Status, TargetKind, TextSpill
 from .parse import parse
 from .resolve import resolve
 
@@ -128,6 +128,7 @@ class SkillIndex:
         # SKILL.md makes them sheets, so that open buffers keep winning over the disk.
         self.detached: dict[str, str] = {}
         self.editor_paths: set[str] = set()  # documents whose text came from an editor
+        self.texts = TextSpill()  # the compressed texts of documents no editor has open
         self.racy: set[str] = set()  # documents whose size+mtime stamp cannot be trusted
         self.generation = 0
         self._graph_cache: dict[str, object] = {}  # whole-tree figures of rules, dropped at every commit
@@ -309,7 +310,7 @@ class SkillIndex:
                 if path in overlay:
                     up.parsed.expand()  # type: ignore[union-attr]  # an editor's buffer
                 else:
-                    up.parsed.compact()  # type: ignore[union-attr]  # (a parse reused as it was)
+                    up.parsed.compact(self.texts)  # type: ignore[union-attr]  # (a parse reused as it was)
                 self._add_doc(path, kind, root, up.parsed, up)  # type: ignore[arg-type]
             if cache.stats.misses > cache.stats.hits:
                 chunk = COLD_CHUNK  # parsing, in worker processes: fewer, larger batches
@@ -919,7 +920,7 @@ class SkillIndex:
             parsed.expand()
         else:
             self.editor_paths.discard(path)
-            parsed.compact()
+            parsed.compact(self.texts)
         plugin = self._plugin_of(path, root)
         owner = os.path.dirname(path) if kind is DocKind.SKILL else self._skill_dir_of(path, root)
         same_place = old is not None and old.kind is kind and old.skill_dir == owner and old.plugin_dir == plugin
