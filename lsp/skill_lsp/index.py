@@ -121,6 +121,9 @@ class SkillIndex:
         self.deps: dict[str, str | set[str]] = {}
         self.doc_deps: dict[str, tuple[str, ...]] = {}
         self.fuzzy_docs: set[str] = set()
+        # documents with a name or path that resolves to nothing (what whole-tree rules about
+        # dead references read, instead of every document's resolutions)
+        self.unresolved_docs: set[str] = set()
         self._fuzzy_words: dict[str, set[str]] = {}
         self.read_problems: dict[str, tuple[str, str]] = {}  # path -> (code, message)
         self._walk_problems: dict[str, list[tuple[str, str, str]]] = {}
@@ -576,6 +579,7 @@ class SkillIndex:
         deps: set[str] = set()
         out: list[Resolution] = []
         words: set[str] = set()
+        unresolved = False
         for ref in doc.parsed.references:
             res = resolve(self, doc, ref, deps)
             out.append(res)
@@ -583,7 +587,10 @@ class SkillIndex:
                 self.reverse[res.target.key].add(path)
             if res.status in FUZZY:
                 words |= _words(ref.target)
+                unresolved = unresolved or res.status in (Status.MISSING, Status.UNKNOWN_PLUGIN)
         self.resolutions[path] = out
+        if unresolved:
+            self.unresolved_docs.add(path)
         # a tuple of interned keys: the same keys ("file:" of a popular sheet, a plugin's name)
         # come from thousands of documents, and a set per document costs ~5x a tuple
         keys = tuple(map(intern, deps))
@@ -620,6 +627,7 @@ class SkillIndex:
                 if len(users) == 1:
                     deps_of[key] = users.pop()
         self.fuzzy_docs.discard(path)
+        self.unresolved_docs.discard(path)
         self._fuzzy_words.pop(path, None)
 
     def _fuzzy_users(self, changed: set[str]) -> set[str]:

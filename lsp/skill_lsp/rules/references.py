@@ -127,13 +127,14 @@ def _future_names(ix: SkillIndex) -> frozenset[str]:
     # per document, kept while its resolutions are the same list: an edit re-reads one document
     memo: dict[str, tuple[object, frozenset[str]]] = ix.rule_memo.setdefault("future_names", {})  # type: ignore[assignment]
     names: set[str] = set()
-    for path, results in ix.resolutions.items():
+    for path in ix.unresolved_docs:  # (only a name that resolves to nothing can be planned)
+        results = ix.resolutions[path]
         hit = memo.get(path)
         if hit is None or hit[0] is not results:
             hit = memo[path] = (results, _planned_in(ix, path, results))
         names |= hit[1]
-    if len(memo) > 2 * len(ix.resolutions) + 64:  # documents that left
-        for path in [p for p in memo if p not in ix.resolutions]:
+    if len(memo) > 2 * len(ix.unresolved_docs) + 64:  # documents that left or were mended
+        for path in [p for p in memo if p not in ix.unresolved_docs]:
             del memo[path]
     out = frozenset(names)
     ix._graph_cache["future_names"] = out
