@@ -195,3 +195,33 @@ def test_a_bold_label_above_an_arrow_line_is_its_routing_phrase(tmp_path: Path) 
     hit = top(ix, 'Glaze runs off the pot and sticks to the shelf ("why did it drip")')
     assert hit["id"] == "kiln/glaze-faults.md"
     assert "routing phrase" in hit["why"]
+
+
+def _decoys(root: Path, n: int) -> Path:
+    """A second tree of look-alike skills: garden and bike words in every description."""
+    for i in range(n):
+        d = root / "skills" / f"decoy-{i}"
+        d.mkdir(parents=True)
+        (d / "SKILL.md").write_text(
+            f"---\nname: decoy-{i}\ndescription: Use when a garden tree or bike chain question comes up, "
+            f"case {i}.\n---\n# Decoy {i}\n\nGarden, tree, soil, bike, chain, wheel: notes of case {i}.\n",
+            encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("query", [
+    "when should I cut back my plum tree",
+    "is my soil too acid for vegetables",
+    "how do I measure how worn my bike chain is",
+])
+def test_a_second_tree_of_look_alikes_leaves_the_first_trees_ranking_alone(
+        tmp_path: Path, tree: Path, query: str) -> None:
+    # Statistics are per tree: the look-alikes' words must not reweigh the first tree's documents.
+    decoys = _decoys(tmp_path / "decoys", 60)
+    alone = SkillIndex.from_roots([str(tree)])
+    both = SkillIndex.from_roots([str(tree), str(decoys)])
+    ours = route_request(alone, {"query": query, "limit": 10})["results"]
+    mixed = route_request(both, {"query": query, "limit": 30})["results"]
+    mine = [r for r in mixed if not r["id"].startswith("decoy-")]
+    assert [r["id"] for r in mine][:len(ours)] == [r["id"] for r in ours][:len(mine)]
+    assert mixed[0]["id"] == ours[0]["id"], "the look-alikes match the query's common words only"

@@ -125,7 +125,11 @@ class _Source:
 
 
 class _Postings:
-    """term -> weighted docs: a base segment of arrays plus a delta of documents changed since."""
+    """term -> weighted docs: a base segment of arrays plus a delta of documents changed since.
+
+    Statistics are kept per root (documents, field lengths, document frequencies): a workspace that
+    opens a second tree (a plugin pack of thousands of skills beside one's own) must not change how
+    the first one's words weigh. See `Router._score` for how roots are then compared."""
 
     def __init__(self) -> None:
         self.base: dict[str, tuple[array, array]] = {}
@@ -133,20 +137,35 @@ class _Postings:
         self.delta: dict[str, dict[int, float]] = {}
         self.delta_terms: dict[int, list[str]] = {}
         self.dead: set[int] = set()
-        self.avg: dict[str, float] = dict.fromkeys(FIELDS, 1.0)
         self.ids: dict[str, int] = {}  # path -> its current doc number
         self.paths: list[str] = []  # doc number -> path (numbers of dead docs stay, unused)
         self.base_size = 0
+        self.roots: list[str] = []  # root number -> root
+        self.root_of: array = array("i")  # doc number -> root number
+        self.avgs: list[dict[str, float]] = []  # per root: average length of each field
+        self.n_root: list[int] = []  # per root: live documents
+        self.root_df: list[Counter[str]] = []  # per root: document frequencies (base and delta)
 
     @property
     def live(self) -> int:
         return len(self.ids)
 
-    def weights(self, counts: dict[str, Counter[str]]) -> dict[str, float]:
-        """BM25F: per-field weighted, length-normalised term frequency, then saturated once."""
-        return {t: tf * (K1 + 1.0) / (tf + K1) for t, tf in self._pseudo_tf(counts).items()}
+    def _root_number(self, root: str) -> int:
+        try:
+            return self.roots.index(root)
+        except ValueError:
+            self.roots.append(root)
+            self.avgs.append(dict.fromkeys(FIELDS, 1.0))
+            self.n_root.append(0)
+            self.root_df.append(Counter())
+            return len(self.roots) - 1
 
-    def _pseudo_tf(self, counts: dict[str, Counter[str]]) -> dict[str, float]:
+    def weights(self, counts: dict[str, Counter[str]], r: int = 0) -> dict[str, float]:
+        """BM25F: per-field weighted, length-normalised term frequency, then saturated once."""
+        return {t: tf * (K1 + 1.0) / (tf + K1) for t, tf in self._pseudo_tf(counts, self.avgs[r]).items()}
+
+    @staticmethod
+    def _pseudo_tf(counts: dict[str, Counter[str]], avg: dict[str, float]) -> dict[str, float]:
         """The fields' weighted, length-normalised term frequencies summed (before saturation)."""
         pseudo: dict[str, float] = {}
         for f in FIELDS:
@@ -154,36 +173,50 @@ class _Postings:
             if not c:
                 continue
             length = sum(c.values())
-            norm = WEIGHT[f] / (1.0 - BNORM[f] + BNORM[f] * length / self.avg[f])
+            norm = WEIGHT[f] / (1.0 - BNORM[f] + BNORM[f] * length / avg[f])
             for t, tf in c.items():
                 pseudo[t] = pseudo.get(t, 0.0) + tf * norm
         return pseudo
 
-    def rebuild(self, paths: list[str], counts_of: Callable[[str], dict[str, Counter[str]]]) -> None:
+    def rebuild(self, paths: list[str], counts_of: Callable[[str], dict[str, Counter[str]]],
+                root_of: Callable[[str], str]) -> None:
         """Index every target afresh (documents are read once; only the postings are kept)."""
         self.ids = {}
         self.paths = sorted(paths)
+        self.roots, self.avgs, self.n_root, self.root_df = [], [], [], []
+        self.root_of = array("i", [self._root_number(root_of(p)) for p in self.paths])
         for i, path in enumerate(self.paths):
             self.ids[path] = i
-        if len(self.paths) <= AVG_SAMPLE:
-            all_counts = [counts_of(p) for p in self.paths]
-            self.avg = _average_lengths(all_counts)
-            stream = iter(all_counts)
-        else:
-            # Field lengths averaged over an even sample: holding every document's counts at once
-            # would cost hundreds of MB at 40,000 documents (memory a process keeps afterwards).
-            step = len(self.paths) / AVG_SAMPLE
-            sample = {int(k * step): counts_of(self.paths[int(k * step)]) for k in range(AVG_SAMPLE)}
-            self.avg = _average_lengths(list(sample.values()))
-            # the sample is read once: its counts are indexed as they are, and let go of then
-            stream = (sample.pop(i) if i in sample else counts_of(p) for i, p in enumerate(self.paths))
+        members: list[list[int]] = [[] for _ in self.roots]
+        for i, r in enumerate(self.root_of):
+            members[r].append(i)
+        # Field lengths averaged over each root's documents, or above AVG_SAMPLE over an even
+        # sample of them: holding every document's counts at once would cost hundreds of MB at
+        # 40,000 documents (memory a process keeps afterwards). The sample is read once: its
+        # counts are indexed as they are, and let go of then.
+        sample: dict[int, dict[str, Counter[str]]] = {}
+        for r, ids in enumerate(members):
+            if len(ids) <= AVG_SAMPLE:
+                picked = ids
+            else:
+                step = len(ids) / AVG_SAMPLE
+                picked = [ids[int(k * step)] for k in range(AVG_SAMPLE)]
+            counts = [counts_of(self.paths[i]) for i in picked]
+            self.avgs[r] = _average_lengths(counts)
+            sample.update(zip(picked, counts, strict=True))
+            self.n_root[r] = len(ids)
+        stream = (sample.pop(i) if i in sample else counts_of(p) for i, p in enumerate(self.paths))
         base: dict[str, tuple[array, array]] = {}
         df: Counter[str] = Counter()
         k1_plus = K1 + 1.0
+        pseudo_tf, avgs, roots, root_df = self._pseudo_tf, self.avgs, self.root_of, self.root_df
+        nroots = len(self.roots)
+        cut_at = PRUNE_EVERY * max(nroots, 1)
         for i, counts in enumerate(stream):
             # `weights` saturated in line (the same arithmetic): no dict per document
-            pseudo = self._pseudo_tf(counts)
+            pseudo = pseudo_tf(counts, avgs[roots[i]])
             df.update(pseudo.keys())
+            root_df[roots[i]].update(pseudo.keys())
             for t, tf in pseudo.items():
                 w = tf * k1_plus / (tf + K1)
                 entry = base.get(t)
@@ -192,14 +225,14 @@ class _Postings:
                 else:
                     entry[0].append(i)
                     entry[1].append(w)
-                    if len(entry[0]) >= PRUNE_EVERY:
+                    if len(entry[0]) >= cut_at:
                         # cut as it grows: what is not among the heaviest of a prefix never will
                         # be, and the full lists of common terms are a transient peak of ~100 MB
-                        base[t] = _cut(*entry)
+                        base[t] = _cut(*entry, roots, nroots)
         base_df: dict[str, int] = {}
         for t, n in df.items():
             if n > PRUNE_K:  # a query reads only the heaviest entries of a common term: the rest goes
-                base[t] = _cut(*base[t])
+                base[t] = _cut(*base[t], roots, nroots)
                 base_df[t] = n
         self.base = base
         self.base_df = base_df
@@ -208,24 +241,32 @@ class _Postings:
         self.dead = set()
         self.base_size = len(self.paths)
 
-    def put(self, path: str, counts: dict[str, Counter[str]]) -> None:
+    def put(self, path: str, counts: dict[str, Counter[str]], root: str) -> None:
         self.drop(path)
         i = len(self.paths)
+        r = self._root_number(root)
         self.ids[path] = i
         self.paths.append(path)
-        ws = self.weights(counts)
+        self.root_of.append(r)
+        self.n_root[r] += 1
+        ws = self.weights(counts, r)
         for t, w in ws.items():
             self.delta.setdefault(t, {})[i] = w
         self.delta_terms[i] = list(ws)
+        self.root_df[r].update(ws.keys())
 
     def drop(self, path: str) -> None:
         i = self.ids.pop(path, None)
         if i is None:
             return
+        r = self.root_of[i]
+        self.n_root[r] -= 1
         if i < self.base_size:
-            self.dead.add(i)
+            self.dead.add(i)  # (its terms count on in the base frequencies until the next rebuild)
             return
-        for t in self.delta_terms.pop(i, ()):
+        terms = self.delta_terms.pop(i, ())
+        self.root_df[r].subtract(terms)
+        for t in terms:
             d = self.delta.get(t)
             if d is not None:
                 d.pop(i, None)
@@ -235,18 +276,34 @@ class _Postings:
     def changed_share(self, more: int) -> float:
         return (len(self.dead) + len(self.delta_terms) + more) / max(self.base_size, 1)
 
-    def idf(self, t: str) -> float:
-        base = self.base.get(t)
-        df = self.base_df.get(t) or (len(base[0]) if base is not None else 0)
-        df += len(self.delta.get(t, ()))
-        n = max(self.live, 1)
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5)) if df else 0.0
+    def idf(self, t: str, r: int | None = None, absent: bool = False) -> float:
+        """Over the whole index, or over root number `r`. A term no document has weighs 0, or with
+        `absent` what it would weigh in one document (what a query asks that nothing answers)."""
+        if r is None:
+            base = self.base.get(t)
+            df = self.base_df.get(t) or (len(base[0]) if base is not None else 0)
+            df += len(self.delta.get(t, ()))
+            n = max(self.live, 1)
+        else:
+            df = self.root_df[r][t]  # (a Counter: 0 when absent)
+            n = max(self.n_root[r], 1)
+        if not df:
+            return math.log(1.0 + (n + 0.5) / 0.5) if absent else 0.0
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
-def _cut(docs: array, ws: array) -> tuple[array, array]:
-    """A posting list cut to its PRUNE_K heaviest entries, heaviest first (ties: in list order,
-    which keeps the order of document numbers, since a cut list only ever grows at its end)."""
-    order = _heaviest(ws, PRUNE_K)
+def _cut(docs: array, ws: array, root_of: array, nroots: int) -> tuple[array, array]:
+    """A posting list cut to its PRUNE_K heaviest entries of each root, heaviest first (ties: in
+    list order, which keeps the order of document numbers, since a cut list only ever grows at its
+    end). Per root: 40,000 look-alike documents of one tree must not push another's out."""
+    if nroots <= 1:
+        order = _heaviest(ws, PRUNE_K)
+    else:
+        order = []
+        for r in range(nroots):
+            mine = [k for k, d in enumerate(docs) if root_of[d] == r]
+            sub = array("f", [ws[k] for k in mine])
+            order.extend(mine[k] for k in _heaviest(sub, PRUNE_K))
     return array("i", [docs[k] for k in order]), array("f", [ws[k] for k in order])
 
 
@@ -421,7 +478,7 @@ class Router:
                 changed.append((p, sig))
         gone = [p for p in self._indexed if p not in live]
         if pst.base_size == 0 or pst.changed_share(len(changed) + len(gone)) > DELTA_REBUILD:
-            pst.rebuild(targets, self._counts)
+            pst.rebuild(targets, self._counts, self._root)
             self._indexed = {p: (id(ix.docs[p].parsed), self._anchor_version.get(p, 0)) for p in targets}
             self._explain.clear()
             return
@@ -429,7 +486,7 @@ class Router:
             pst.drop(p)
             del self._indexed[p]
         for p, sig in changed:
-            pst.put(p, self._counts(p))
+            pst.put(p, self._counts(p), self._root(p))
             self._indexed[p] = sig
 
     def _structure(self, targets: list[str]) -> None:
@@ -556,27 +613,59 @@ class Router:
             self._router_ids = (self.generation, {ids[r] for r in self.routers if r in ids})
         return self._router_ids[1]
 
+    def _root(self, path: str) -> str:
+        return self.ix.docs[path].root
+
     def _score(self, q: Counter[str]) -> dict[int, float]:
+        """BM25F of every matching document, with the statistics of its own root.
+
+        Roots are then put on one scale: a document's score is divided by what the query's words
+        weigh in its root (a word no document there has weighs as if one had it) and multiplied
+        by the most they weigh in any root. A match in a root of many look-alike documents (10,000
+        generated skills beside a real pack) then counts for what it says about the query, not
+        for how rare its words are where it lives. With one root nothing changes."""
         pst = self.postings
         dead = pst.dead
         own: dict[int, float] = {}
         get = own.get
+        nroots = len(pst.roots)
+        root_of = pst.root_of
         for t, qtf in q.items():
-            w = pst.idf(t) * qtf
-            if w <= 0.0:
+            if nroots <= 1:
+                w = pst.idf(t) * qtf
+                if w <= 0.0:
+                    continue
+                base = pst.base.get(t)
+                if base is not None:
+                    docs, weights = base
+                    for d, s in zip(docs, weights, strict=True):
+                        own[d] = get(d, 0.0) + w * s
+                delta = pst.delta.get(t)
+                if delta:
+                    for d, s in delta.items():
+                        own[d] = get(d, 0.0) + w * s
+                continue
+            ws = [pst.idf(t, r) * qtf for r in range(nroots)]
+            if max(ws) <= 0.0:
                 continue
             base = pst.base.get(t)
             if base is not None:
                 docs, weights = base
                 for d, s in zip(docs, weights, strict=True):
-                    own[d] = get(d, 0.0) + w * s
+                    own[d] = get(d, 0.0) + ws[root_of[d]] * s
             delta = pst.delta.get(t)
             if delta:
                 for d, s in delta.items():
-                    own[d] = get(d, 0.0) + w * s
+                    own[d] = get(d, 0.0) + ws[root_of[d]] * s
         if dead:
             for d in dead.intersection(own):
                 del own[d]
+        if nroots > 1 and own:
+            need = [sum(qtf * pst.idf(t, r, absent=True) for t, qtf in q.items()) for r in range(nroots)]
+            top = max(need)
+            scale = [top / x if x > 0.0 else 0.0 for x in need]
+            for d in own:
+                own[d] *= scale[root_of[d]]
         return own
 
     def _exact_hits(self, query: str) -> list[tuple[str, float]]:
@@ -637,8 +726,9 @@ class Router:
             terms = terms.union(fields["name"], fields["use_when"], fields["desc"])
         originals = _originals(query)
         total = matched = 0.0
+        r = pst.root_of[d]
         for t in q:
-            w = pst.idf(t) or unknown
+            w = pst.idf(t, r) or unknown
             total += w
             if t in terms:
                 matched += w
