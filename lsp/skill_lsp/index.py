@@ -33,7 +33,6 @@ from . import heap
 from .cache import ParseCache
 from .config import Settings, load_settings
 from .discover import AGENT_DIRS, SKIP_DIRS, IgnoreRules, Stamp, is_venv, read_doc, walk
-from .heap import few_collections
 from .model import Doc, DocKind, ParsedDoc, Plugin, Resolution, Skill, Status, TargetKind, TextSpill
 from .parse import parse
 from .resolve import resolve
@@ -53,7 +52,7 @@ FUZZY_ALL = 400  # more changed names than this in one batch: re-resolve every f
 # timestamp tick; its stamp is not trusted later (the "racy git" rule).
 RACY_NS = 2_000_000_000
 LOAD_CHUNK = 2048  # documents read and parsed together when a root is loaded
-COLD_CHUNK = 8192
+COLD_CHUNK = 8192  # the same when most must be parsed (each batch starts its parse workers)
 
 
 @dataclass(slots=True)
@@ -174,7 +173,7 @@ class SkillIndex:
                    overlay: dict[str, str] | None = None) -> SkillIndex:
         """A cold index of several roots, resolved once; `overlay` texts win over the disk."""
         ix = cls(settings)
-        with ix.lock, few_collections():
+        with ix.lock, heap.few_collections():
             for r in roots:
                 r = os.path.realpath(r)
                 if r not in ix.roots:
@@ -190,7 +189,7 @@ class SkillIndex:
         Every document is re-resolved: a bare name may resolve into the new root.
         """
         root = os.path.realpath(root)
-        with self.lock, few_collections():
+        with self.lock, heap.few_collections():
             if root in self.roots:
                 return set()
             self._load_root(root, overlay)
@@ -202,7 +201,7 @@ class SkillIndex:
     def remove_root(self, root: str) -> set[str]:
         """Forget a root. Returns every path whose findings may change (its own docs included)."""
         root = os.path.realpath(root)
-        with self.lock, few_collections():
+        with self.lock, heap.few_collections():
             if root not in self.roots:
                 return set()
             gone = self._unload_root(root)
@@ -219,7 +218,7 @@ class SkillIndex:
         (an editor's) wins over the disk, like `overlay`.
         """
         root = os.path.realpath(root)
-        with self.lock, few_collections():
+        with self.lock, heap.few_collections():
             if root not in self.roots:
                 return self.add_root(root, overlay)
             texts = dict(overlay or {})

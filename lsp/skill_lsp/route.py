@@ -155,7 +155,11 @@ class _Postings:
             return self.roots.index(root)
         except ValueError:
             self.roots.append(root)
-            self.avgs.append(dict.fromkeys(FIELDS, 1.0))
+            # a root added since the last rebuild: its documents are weighed with the lengths of
+            # the others until the next one (its own are not known yet)
+            total = sum(self.n_root)
+            self.avgs.append({f: sum(a[f] * n for a, n in zip(self.avgs, self.n_root, strict=True)) / total
+                              for f in FIELDS} if total else dict.fromkeys(FIELDS, 1.0))
             self.n_root.append(0)
             self.root_df.append(Counter())
             return len(self.roots) - 1

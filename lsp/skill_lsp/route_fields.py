@@ -7,6 +7,7 @@ decides what to cache and when to recompute. Field texts are tokenized with `ste
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import Counter
@@ -142,19 +143,10 @@ def _without_fences(body: str) -> str:
     return " " + _FENCED_AFTER_NL.sub("\n ", body[first.end():])
 
 
-_TRIGGER_MEMO: dict[str, bool] = {}  # heading text -> whether it opens a trigger section
-_TRIGGER_MEMO_MAX = 20_000  # headings repeat across a tree ("When to Use", "Overview"); most do not
-
-
+@functools.lru_cache(maxsize=20_000)  # headings repeat across a tree ("When to Use", "Overview")
 def _is_trigger_heading(text: str) -> bool:
-    """"When to Use"-like and not "When not to use": two regex searches, memoised."""
-    found = _TRIGGER_MEMO.get(text)
-    if found is None:
-        found = bool(_TRIGGER_HEADING.search(text)) and not _NEG_LINE.search(text)
-        if len(_TRIGGER_MEMO) >= _TRIGGER_MEMO_MAX:
-            _TRIGGER_MEMO.clear()  # bounded, and what repeats comes back soon
-        _TRIGGER_MEMO[text] = found
-    return found
+    """"When to Use"-like and not "When not to use"."""
+    return bool(_TRIGGER_HEADING.search(text)) and not _NEG_LINE.search(text)
 
 
 def _section_end(hs: list[Heading], k: int) -> int:
