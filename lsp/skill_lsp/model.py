@@ -10,9 +10,10 @@ import enum
 import os
 import tempfile
 import threading
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
+
+import lz4.block
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -222,14 +223,17 @@ class ParsedDoc:
         """The compressed form `compact()` holds, or None for a text kept as it is."""
         if len(text) < COMPACT_MIN_CHARS:
             return None
-        return zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
+        # LZ4, not zlib: a third larger, but read back seven times as fast (the router reads every
+        # text when it builds, an answer's explanations read their hits'), and written five times
+        # as fast (a first index compresses every text of the tree)
+        return lz4.block.compress(text.encode("utf-8", "surrogatepass"), store_size=True)
 
     @property
     def text(self) -> str:
         s = self.stored
         if isinstance(s, str):
             return s
-        return zlib.decompress(s if isinstance(s, bytes) else s.read()).decode("utf-8", "surrogatepass")
+        return lz4.block.decompress(s if isinstance(s, bytes) else s.read()).decode("utf-8", "surrogatepass")
 
     def compact(self, spill: TextSpill | None = None) -> None:
         """Hold the text compressed (a document no editor has open is read rarely); with a

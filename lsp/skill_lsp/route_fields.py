@@ -81,15 +81,17 @@ def _body_fields(parsed: ParsedDoc, with_body: bool = True, text: str | None = N
     """
     if text is None:
         text = parsed.text  # (decompressed: callers that hold it already pass it)
-    lines = text.split("\n")
     headings = [h.text for h in parsed.headings]
     bullets: list[str] = []
-    hs = sorted(parsed.headings, key=lambda h: h.span.start_line)
-    for k, h in enumerate(hs):
-        if not _is_trigger_heading(h.text):
-            continue
-        bullets.extend(_trigger_lines(lines[h.span.start_line + 1: _section_end(hs, k)]))
+    hs = sorted(parsed.headings, key=lambda h: h.start_line)
+    sections = [(h.start_line + 1, _section_end(hs, k)) for k, h in enumerate(hs) if _is_trigger_heading(h.text)]
     start = parsed.body_start_line
+    # Only the lines read below are split off (the rest stays one string, never sliced into):
+    # a long document is not cut into thousands of lines for its first few dozen.
+    need = max([start + (2000 if with_body else 60)] + [end for _b, end in sections])
+    lines = text.split("\n", need)
+    for begin, end in sections:
+        bullets.extend(_trigger_lines(lines[begin:end]))
     body = ""
     if with_body:
         body = "\n".join(lines[start:start + 2000])[:BODY_MAX_CHARS]
@@ -153,12 +155,12 @@ def _section_end(hs: list[Heading], k: int) -> int:
     """The line a trigger section ends before: the next heading of its level or higher, read at
     most 80 lines down (a long document's headings are not scanned to its end each time)."""
     h = hs[k]
-    cap = h.span.start_line + 80
+    cap = h.start_line + 80
     for x in islice(hs, k + 1, None):
-        if x.span.start_line >= cap:
+        if x.start_line >= cap:
             break
         if x.level <= h.level:
-            return x.span.start_line
+            return x.start_line
     return cap
 
 
@@ -485,7 +487,7 @@ def anchors_of(ix: SkillIndex, src: str, deps: set[str], text: str | None = None
     has_pipe = "|" in text
     if not edges and not has_pipe:
         return []
-    heading_lines = sorted(h.span.start_line for h in doc.parsed.headings)
+    heading_lines = sorted(h.start_line for h in doc.parsed.headings)
     out: list[tuple[str, Anchor]] = []
     seen_on_line: Counter[int] = Counter()
     for ref, target in edges:
