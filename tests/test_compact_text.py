@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from skill_lsp.agent_api import resolve_request
 from skill_lsp.index import SkillIndex
-from skill_lsp.model import Spilled
 from skill_lsp.parse import parse
 from skill_lsp.rules import check_all
+from skill_lsp.spill import Spilled
 from skill_lsp.watch import Change, apply_changes
 
 LONG = "---\nname: alpha\ndescription: Use when testing compaction.\n---\n# Alpha\n\n" + \
@@ -74,3 +74,19 @@ def test_a_document_changed_on_disk_reads_back_its_own_text(tmp_path: Path) -> N
     assert ix.docs[str(notes)].parsed.text == changed
     assert ix.docs[str(root / "skills/alpha/SKILL.md")].parsed.text == LONG  # its neighbour is intact
     assert isinstance(ix.docs[str(notes)].parsed.stored, Spilled)
+
+
+def test_the_text_store_keeps_every_text_apart_under_concurrent_writers() -> None:
+    # The index is written from the loop thread and read from worker threads (the router build).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skill_lsp.spill import TextSpill
+
+    spill = TextSpill()
+    blobs = [bytes([i % 251]) * (1000 + i) for i in range(400)]
+    with ThreadPoolExecutor(8) as pool:
+        places = list(pool.map(spill.put, blobs))
+    assert all(isinstance(p, Spilled) for p in places)
+    assert len({p.offset for p in places}) == len(blobs)
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(Spilled.read, places)) == blobs

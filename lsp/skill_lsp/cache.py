@@ -117,7 +117,7 @@ def _mk_span(t: tuple[int, int, int, int], new: Any = _new, cls: type = Span,
 def decode(text: str | None, t: tuple, compact: bool = False) -> ParsedDoc:
     """The ParsedDoc that `encode` was given, for the same source text; `compact`: holding its text
     compressed (as `ParsedDoc.compact()` would, without compressing it again). Without the source
-    text, the entry must hold it (see `holds_text`)."""
+    text, the entry must hold it (the entries of texts of COMPACT_MIN_CHARS or more do)."""
     fm_t, heads, refs, body_line, line_count, words, chars, problems, disabled, file_disabled, phrases, own, z = t
     if own is not None:
         text = own

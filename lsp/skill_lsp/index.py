@@ -33,9 +33,10 @@ from . import heap
 from .cache import ParseCache
 from .config import Settings, load_settings
 from .discover import AGENT_DIRS, SKIP_DIRS, IgnoreRules, Stamp, is_venv, read_doc, walk
-from .model import Doc, DocKind, ParsedDoc, Plugin, Resolution, Skill, Status, TargetKind, TextSpill
+from .model import Doc, DocKind, ParsedDoc, Plugin, Resolution, Skill, Status, TargetKind
 from .parse import parse
 from .resolve import resolve
+from .spill import TextSpill
 
 ROUTING_KINDS = {"table", "route_to", "arrow"}
 # Statuses whose outcome (candidates, the case-insensitive match, the list of matches) comes from
