@@ -39,17 +39,21 @@ from .route_fields import (
     NAMEISH,
     RAW_WORD,
     TARGET_KINDS,
+    WHEN_BULLETS,
     Anchor,
     anchors_of,
     bag,
     bag_lines,
     doc_fields,
     edges_of,
+    from_short_record,
     mentions_of,
     name_keys,
     pack_router,
     phrase_key,
+    short_record,
 )
+from .spill import Spilled
 from .stem import STOP_WORDS, stem, tokens
 
 if TYPE_CHECKING:
@@ -361,6 +365,8 @@ class Router:
         self._router_ids: tuple[int, set[int]] = (-1, set())
         self.route_prev: dict[str, str] = {}
         self._explain: dict[str, tuple[tuple[int, int] | None, dict[str, Counter[str]], str]] = {}
+        # path -> its short fields (`short_record`) as of its last indexing, in the index's store
+        self._short: dict[str, Spilled | bytes] = {}
 
     # --- keeping current --------------------------------------------------------------------
     def refresh(self) -> None:
@@ -465,6 +471,10 @@ class Router:
         """Every field of one target: its own text (read again: nothing per document is kept but
         the postings) and what routers say about it."""
         counts = doc_fields(self.ix, self.ix.docs[path])
+        # what explains this target later, kept out of memory (an answer then reads a few hundred
+        # bytes per hit instead of deriving them from the whole text again)
+        self._short[path] = self.ix.texts.put(short_record(counts))
+        del counts[WHEN_BULLETS]
         its = self.anchors_in.get(path, ())
         counts["anchor"] = bag_lines([a.phrase for a in its])
         counts["context"] = bag_lines([a.context for a in its])
@@ -482,6 +492,7 @@ class Router:
                 changed.append((p, sig))
         gone = [p for p in self._indexed if p not in live]
         if pst.base_size == 0 or pst.changed_share(len(changed) + len(gone)) > DELTA_REBUILD:
+            self._short = {}  # (filled again as every target is counted)
             pst.rebuild(targets, self._counts, self._root)
             self._indexed = {p: (id(ix.docs[p].parsed), self._anchor_version.get(p, 0)) for p in targets}
             self._explain.clear()
@@ -489,6 +500,7 @@ class Router:
         for p in gone:
             pst.drop(p)
             del self._indexed[p]
+            self._short.pop(p, None)
         for p, sig in changed:
             pst.put(p, self._counts(p), self._root(p))
             self._indexed[p] = sig
@@ -705,7 +717,11 @@ class Router:
                 self._explain.clear()
             doc = self.ix.docs[path]
             text = doc.parsed.text
-            fields = doc_fields(self.ix, doc, with_body=False, text=text)
+            record = self._short.get(path)
+            if record is not None:
+                fields = from_short_record(record if isinstance(record, bytes) else record.read())
+            else:
+                fields = doc_fields(self.ix, doc, with_body=False, text=text)
             fields["anchor"] = bag_lines([a.phrase for a in self.anchors_in.get(path, ())])
             cached = (sig, fields, text[:BODY_MAX_CHARS].lower())
             self._explain[path] = cached

@@ -73,8 +73,9 @@ def _description_fields(desc: str) -> tuple[str, str]:
 
 
 def _body_fields(parsed: ParsedDoc, with_body: bool = True, text: str | None = None
-                 ) -> tuple[list[str], list[str], str, str]:
-    """(headings, trigger bullets, body text, first paragraph) of a Markdown body.
+                 ) -> tuple[list[str], list[str], list[str], str, str]:
+    """(headings, trigger bullets, "Symptoms:" lines, body text, first paragraph) of a Markdown
+    body.
 
     Headings come from the parse; only the sections under "When to Use"-like headings and the
     opening lines are read line by line, so a long document costs one slice and one regex pass.
@@ -93,9 +94,10 @@ def _body_fields(parsed: ParsedDoc, with_body: bool = True, text: str | None = N
     for begin, end in sections:
         bullets.extend(_trigger_lines(lines[begin:end]))
     body = ""
+    symptoms: list[str] = []
     if with_body:
         body = "\n".join(lines[start:start + 2000])[:BODY_MAX_CHARS]
-        bullets.extend(_symptom_lines(body))
+        symptoms = _symptom_lines(body)
         body = _without_fences(body)
     first_para: list[str] = []
     for line in lines[start:start + 60]:
@@ -109,7 +111,7 @@ def _body_fields(parsed: ParsedDoc, with_body: bool = True, text: str | None = N
                 break
             continue
         first_para.append(stripped)
-    return headings, bullets, body, " ".join(first_para)[:600]
+    return headings, bullets, symptoms, body, " ".join(first_para)[:600]
 
 
 def _symptom_lines(body: str) -> list[str]:
@@ -201,20 +203,42 @@ def doc_fields(ix: SkillIndex, doc: Doc, with_body: bool = True, text: str | Non
         name = " ".join(_split_name(n) for n in sorted(names))
     else:
         name = _split_name(os.path.basename(doc.path))
-    headings, bullets, body, first_para = _body_fields(parsed, with_body, text)
+    headings, triggers, symptoms, body, first_para = _body_fields(parsed, with_body, text)
     desc = parsed.description()
     if not desc:
         # a sheet without front matter is described by its opening paragraph
         desc = first_para
     use_when, rest = _description_fields(desc)
-    return {
+    when = bag_lines(triggers)
+    out = {
         "name": bag(name),
         "use_when": bag(use_when),
         "desc": bag(rest),
         "headings": bag_lines(headings),
-        "bullets": bag_lines(bullets),
+        "bullets": when + bag_lines(symptoms) if symptoms else when,
         "body": bag(body),
     }
+    if with_body:
+        out[WHEN_BULLETS] = when  # the bullets as `with_body=False` gives them (explanations)
+    return out
+
+
+WHEN_BULLETS = "when_bullets"  # not a field: the trigger bullets alone, without "Symptoms:" lines
+SHORT_FIELDS = ("name", "use_when", "desc", "headings", "bullets")  # what explains a hit
+
+
+def short_record(fields: dict[str, Counter[str]]) -> bytes:
+    """The short fields of `doc_fields(..., with_body=False)`, from those of a full call, as bytes
+    to keep out of memory: one line per field, each term as often as it counts."""
+    short = [fields[WHEN_BULLETS if f == "bullets" else f] for f in SHORT_FIELDS]
+    return "\n".join(" ".join(c.elements()) for c in short).encode("ascii")
+
+
+def from_short_record(data: bytes) -> dict[str, Counter[str]]:
+    lines = data.decode("ascii").split("\n")
+    out = {f: Counter(line.split()) for f, line in zip(SHORT_FIELDS, lines, strict=True)}
+    out["body"] = Counter()
+    return out
 
 
 # --- anchors: what routers say about a target ---------------------------------------------------
