@@ -126,3 +126,24 @@ def test_tokens_are_the_same_once_the_stem_cache_is_full(monkeypatch: pytest.Mon
         assert tokens(text) == _plain_tokens(text)
         assert list(term_counts(text).items()) == list(Counter(_plain_tokens(text)).items())
     assert len(stem._CACHE) <= 5
+
+
+def test_a_recorded_short_record_is_what_the_text_gives(tmp_path: Path) -> None:
+    # Explanations read a target's short fields back from the record made when it was indexed:
+    # they must be exactly those derived from its text, "Symptoms:" lines of the body left out.
+    from skill_lsp.route_fields import WHEN_BULLETS, doc_fields, from_short_record, short_record
+
+    root = tmp_path / "tree"
+    d = root / "skills" / "alpha"
+    d.mkdir(parents=True)
+    (d / "SKILL.md").write_text(
+        "---\nname: alpha\ndescription: Use when the kiln cracks pots. Covers glaze too.\n---\n# Alpha\n\n"
+        "## When to Use\n\n- a pot cracks in the kiln\n- glaze crawls\n\nSymptoms: bubbles, pinholes\n\n"
+        "```text\nSymptoms: not this one\n```\n", encoding="utf-8")
+    (d / "notes.md").write_text("Plain opening paragraph about cones.\n\n## Firing\n\nText.\n", encoding="utf-8")
+    ix = SkillIndex.from_roots([str(root)])
+    for doc in ix.docs.values():
+        full = doc_fields(ix, doc)
+        short = doc_fields(ix, doc, with_body=False)
+        assert from_short_record(short_record(full)) == short
+        assert full[WHEN_BULLETS] == short["bullets"]
