@@ -1,4 +1,4 @@
-"""Where an index keeps the compressed texts of the documents no editor has open, out of memory."""
+"""An append-only temporary file for the bytes an index keeps out of memory."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 
 class TextSpill:
-    """Where an index keeps the compressed texts of the documents no editor has open: an unlinked
-    temporary file, only ever appended to, read back with pread. Held in memory they were the
-    largest part of a big index (~100 MB at 10,000 skills) for what is read a few times an hour.
+    """Where an index keeps the compressed texts of the documents no editor has open (and the
+    router its records of them): an unlinked temporary file, only ever appended to, read back with
+    pread. Held in memory the texts were the largest part of a big index (~100 MB at 10,000
+    skills) for what is read a few times an hour.
 
     Our own copy, never the user's file: a document's text stays what it was parsed from, whatever
     happens on disk meanwhile. When the file cannot be made or written (no temporary folder, a
@@ -37,7 +38,7 @@ class TextSpill:
                 fd, at, view = self._file.fileno(), self._size, memoryview(data)
                 while view:  # pwrite may write less than asked
                     view = view[os.pwrite(fd, view, at + len(data) - len(view)):]
-            except OSError:
+            except (OSError, AttributeError):  # (AttributeError: no os.pwrite on this system)
                 self._failed = True
                 return data
             self._size += len(data)
