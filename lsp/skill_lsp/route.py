@@ -647,7 +647,7 @@ class Router:
         nroots = len(pst.roots)
         root_of = pst.root_of
         for t, qtf in q.items():
-            if nroots <= 1:
+            if nroots <= 1:  # (the common case, without a root lookup per posting)
                 w = pst.idf(t) * qtf
                 if w <= 0.0:
                     continue
