@@ -76,9 +76,9 @@ def capabilities(name: str = "visual-studio-code", pull: bool | None = None, utf
 @contextlib.asynccontextmanager
 async def session(roots: list[Path], caps: lsp.ClientCapabilities | None = None,
                   init_options: Any = None, configuration: dict[str, Any] | None = None,
-                  wait_ready: bool = True) -> AsyncIterator[LanguageClient]:
+                  wait_ready: bool = True, server_args: tuple[str, ...] = ()) -> AsyncIterator[LanguageClient]:
     """A started, initialized server over `roots`; ready (first index done) unless told otherwise."""
-    config = ClientServerConfig(server_command=SERVER_COMMAND, client_factory=_client_factory,
+    config = ClientServerConfig(server_command=[*SERVER_COMMAND, *server_args], client_factory=_client_factory,
                                 server_env={**os.environ, "PYTHONUNBUFFERED": "1"})
     client = await config.start()
     if configuration is not None:

@@ -86,7 +86,8 @@ def test_plugin_passes_claude_plugin_validate(validate: Callable[..., subprocess
     assert rep["success"] is True
     assert errors_of(rep) == []
     provides = rep["provides"]
-    assert provides["lspServers"] == [{"name": "skill-lsp", "command": "skill-lsp", "args": ["serve"]}]
+    assert provides["lspServers"] == [{"name": "skill-lsp", "command": "skill-lsp",
+                                       "args": ["serve", "--warm-router", "always"]}]
     assert "skill-lsp:find-skills" in provides["skills"]
 
 

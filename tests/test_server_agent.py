@@ -11,7 +11,7 @@ import pytest_asyncio
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams
 from pytest_lsp import LanguageClient
-from server_harness import BREAD, ROUTER, change_doc, copy_tree, open_doc, session, uri
+from server_harness import BREAD, ROUTER, change_doc, copy_tree, open_doc, session, until, uri
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -86,3 +86,20 @@ async def test_the_same_requests_as_execute_command(tree_client) -> None:
     with pytest.raises(JsonRpcInvalidParams, match="no skill or sheet"):
         await client.workspace_execute_command_async(lsp.ExecuteCommandParams(
             command="skill-lsp.resolve", arguments=[{"id": "missing/thing"}]))
+
+
+@pytest.mark.parametrize("warm", ["auto", "always"])
+async def test_the_router_is_built_right_after_indexing_and_the_status_says_so(tmp_path: Path, warm: str) -> None:
+    tree = copy_tree(tmp_path)
+    async with session([tree], server_args=("--warm-router", warm)) as client:
+        await until(lambda: any(s.state == "ready" and s.router for s in client.statuses), "router built")
+
+
+async def test_with_warm_router_never_the_first_route_builds_it(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    async with session([tree], server_args=("--warm-router", "never")) as client:
+        await client.protocol.send_request_async("skills/list", {})  # a round trip after ready
+        assert not any(s.router for s in client.statuses), "nothing asked for a route yet"
+        result = await client.protocol.send_request_async("skills/route", {"query": "my bread dough does not rise"})
+        assert _get(_get(result, "results")[0], "id") == "home-kitchen/bread-baking"
+        await until(lambda: any(s.router for s in client.statuses), "router built by the first route")

@@ -141,6 +141,7 @@ class SkillServer(LanguageServer):
         self.refresh_handle: asyncio.TimerHandle | None = None
         self.last_status: dict[str, Any] | None = None
         self.warm_task: asyncio.Future | None = None
+        self.warm_router = "auto"  # `serve --warm-router`: auto | always | never
         self._register()
 
     # --- small helpers -------------------------------------------------------------------
@@ -212,7 +213,8 @@ class SkillServer(LanguageServer):
     def notify_status(self, state: str) -> None:
         skills = len(self.ix.skills)
         sheets = sum(len(paths) for paths in self.ix.sheets_by_stem.values())
-        status = {"state": state, "skills": skills, "sheets": sheets, "roots": len(self.roots)}
+        status = {"state": state, "skills": skills, "sheets": sheets, "roots": len(self.roots),
+                  "router": "router" in self.ix.derived}  # built: a route is answered at once
         if status != self.last_status:
             self.last_status = status
             self.protocol.notify(STATUS, status)
@@ -420,8 +422,13 @@ class SkillServer(LanguageServer):
             heap.settle(collect=reason != INITIAL)
             # disk changes seen during the build may be missing from it: apply them (idempotent)
             self.on_disk_changes(queued)
-            if len(ix.docs) <= WARM_ROUTER_DOCS:
-                self.warm_task = asyncio.ensure_future(asyncio.to_thread(_warm_router, ix))
+            if self.warm_router == "always" or (self.warm_router == "auto" and len(ix.docs) <= WARM_ROUTER_DOCS):
+                self.warm_task = asyncio.ensure_future(self._warm(ix))
+
+    async def _warm(self, ix: SkillIndex) -> None:
+        await asyncio.to_thread(_warm_router, ix)
+        if ix is self.ix:
+            self.notify_status((self.last_status or {}).get("state", "ready"))  # (now with the router built)
 
     def _buffer_texts(self) -> dict[str, str]:
         out = {}
@@ -816,6 +823,7 @@ class SkillServer(LanguageServer):
                     answer = fn(self.ix, payload)
                 if first_route and "router" in self.ix.derived:
                     heap.settle()  # the router just built lives as long as the index
+                    self.notify_status((self.last_status or {}).get("state", "ready"))
                 return answer
         except (KeyError, LookupError, ValueError) as exc:
             msg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
@@ -970,6 +978,7 @@ def serve(args: argparse.Namespace) -> int:
             print("skill-lsp: error: --max-message-bytes must be at least 1024", file=sys.stderr)
             return 2
         server.protocol.max_message_bytes = limit
+    server.warm_router = getattr(args, "warm_router", "auto")
     if getattr(args, "tcp", False):
         host = args.host
         if not is_loopback(host):
