@@ -333,7 +333,8 @@ class ParseCache:
         """The parse of a file (text held compressed) when its stamp is the one recorded with the
         cache: taken from the cache without reading the file. None: read and parse it as usual."""
         blobs = self._load()
-        known = self._stamps.get(self._rel(path))
+        rel = self._rel(path)
+        known = self._stamps.get(rel)
         if known is None:
             return None
         try:
@@ -348,7 +349,7 @@ class ParseCache:
         except Exception:  # an entry that does not read or decode: the file is read and parsed
             return None
         self._used[known[1]] = where
-        self._used_stamps[self._rel(path)] = known
+        self._used_stamps[rel] = known
         self.stats.hits += 1
         self.stats.stamped += 1
         return parsed, stamp

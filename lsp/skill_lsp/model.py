@@ -12,7 +12,7 @@ from typing import Any
 
 import lz4.block
 
-from .spill import Spilled, TextSpill
+from .spill import Spilled, TextSpill, load
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -177,7 +177,7 @@ class ParsedDoc:
         s = self.stored
         if isinstance(s, str):
             return s
-        return lz4.block.decompress(s if isinstance(s, bytes) else s.read()).decode("utf-8", "surrogatepass")
+        return lz4.block.decompress(load(s)).decode("utf-8", "surrogatepass")
 
     def compact(self, spill: TextSpill | None = None) -> None:
         """Hold the text compressed (a document no editor has open is read rarely); with a

@@ -53,7 +53,7 @@ from .route_fields import (
     phrase_key,
     short_record,
 )
-from .spill import Spilled
+from .spill import Spilled, load
 from .stem import STOP_WORDS, stem, tokens
 
 if TYPE_CHECKING:
@@ -307,11 +307,12 @@ def _cut(docs: array, ws: array, root_of: array, nroots: int) -> tuple[array, ar
     if nroots <= 1:
         order = _heaviest(ws, PRUNE_K)
     else:
+        by_root: list[list[int]] = [[] for _ in range(nroots)]  # positions of each root's entries
+        for k, d in enumerate(docs):
+            by_root[root_of[d]].append(k)
         order = []
-        for r in range(nroots):
-            mine = [k for k, d in enumerate(docs) if root_of[d] == r]
-            sub = array("f", [ws[k] for k in mine])
-            order.extend(mine[k] for k in _heaviest(sub, PRUNE_K))
+        for mine in by_root:
+            order.extend(mine[k] for k in _heaviest(array("f", [ws[k] for k in mine]), PRUNE_K))
     return array("i", [docs[k] for k in order]), array("f", [ws[k] for k in order])
 
 
@@ -647,21 +648,7 @@ class Router:
         nroots = len(pst.roots)
         root_of = pst.root_of
         for t, qtf in q.items():
-            if nroots <= 1:  # (the common case, without a root lookup per posting)
-                w = pst.idf(t) * qtf
-                if w <= 0.0:
-                    continue
-                base = pst.base.get(t)
-                if base is not None:
-                    docs, weights = base
-                    for d, s in zip(docs, weights, strict=True):
-                        own[d] = get(d, 0.0) + w * s
-                delta = pst.delta.get(t)
-                if delta:
-                    for d, s in delta.items():
-                        own[d] = get(d, 0.0) + w * s
-                continue
-            ws = [pst.idf(t, r) * qtf for r in range(nroots)]
+            ws = [pst.idf(t, r) * qtf for r in range(nroots)] if nroots > 1 else [pst.idf(t) * qtf]
             if max(ws) <= 0.0:
                 continue
             base = pst.base.get(t)
@@ -719,7 +706,7 @@ class Router:
             text = doc.parsed.text
             record = self._short.get(path)
             if record is not None:
-                fields = from_short_record(record if isinstance(record, bytes) else record.read())
+                fields = from_short_record(load(record))
             else:
                 fields = doc_fields(self.ix, doc, with_body=False, text=text)
             fields["anchor"] = bag_lines([a.phrase for a in self.anchors_in.get(path, ())])

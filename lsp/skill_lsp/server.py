@@ -219,6 +219,10 @@ class SkillServer(LanguageServer):
             self.last_status = status
             self.protocol.notify(STATUS, status)
 
+    def _status_again(self) -> None:
+        """The last status with what changed since (the router was built): same state."""
+        self.notify_status((self.last_status or {}).get("state", "ready"))
+
     # --- registration ----------------------------------------------------------------------
     def _register(self) -> None:
         def f(name: str, options: Any = None) -> Callable[[Callable], Any]:
@@ -428,7 +432,7 @@ class SkillServer(LanguageServer):
     async def _warm(self, ix: SkillIndex) -> None:
         await asyncio.to_thread(_warm_router, ix)
         if ix is self.ix:
-            self.notify_status((self.last_status or {}).get("state", "ready"))  # (now with the router built)
+            self._status_again()  # now with the router built
 
     def _buffer_texts(self) -> dict[str, str]:
         out = {}
@@ -823,7 +827,7 @@ class SkillServer(LanguageServer):
                     answer = fn(self.ix, payload)
                 if first_route and "router" in self.ix.derived:
                     heap.settle()  # the router just built lives as long as the index
-                    self.notify_status((self.last_status or {}).get("state", "ready"))
+                    self._status_again()
                 return answer
         except (KeyError, LookupError, ValueError) as exc:
             msg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)

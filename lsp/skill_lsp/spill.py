@@ -62,3 +62,8 @@ class Spilled:
 
     def read(self) -> bytes:
         return self.spill.get(self.offset, self.length)
+
+
+def load(where: Spilled | bytes) -> bytes:
+    """The bytes `TextSpill.put` was given, wherever it left them."""
+    return where if isinstance(where, bytes) else where.read()
