@@ -231,6 +231,22 @@ step('hover', function()
   result.hover = resp.result and markup_text(resp.result.contents) or vim.NIL
 end)
 
+step('incoming_calls', function()
+  -- The editor's own command: prepare on the name under the cursor, then incoming calls, into
+  -- the quickfix list.
+  local line, col = find_line('| bread-baking |')
+  vim.api.nvim_win_set_cursor(0, { line + 1, col + #'| bread' })
+  vim.fn.setqflist({}, 'r')
+  vim.lsp.buf.incoming_calls()
+  vim.wait(WAIT, function() return #vim.fn.getqflist() > 0 end, 50)
+  result.incoming = vim.tbl_map(function(q)
+    return { file = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(q.bufnr), ':h:t'), lnum = q.lnum, text = q.text }
+  end, vim.fn.getqflist())
+  result.router_row_lnum = line + 1
+  vim.cmd('cclose')
+  vim.api.nvim_set_current_buf(bufnr)
+end)
+
 step('completion', function()
   -- Type a new routing row whose skill cell holds only "kn", then ask for completion there.
   local last = (find_line('pasta-rolling'))
@@ -319,6 +335,13 @@ def test_hover_on_skill_reference_shows_description(session: NvimRun) -> None:
     hover = session.result.get("hover")
     assert isinstance(hover, str), "no hover on a skill name in a routing table" + session.explain()
     assert "bread dough will not rise" in hover, session.explain()
+
+
+def test_incoming_calls_of_a_skill_list_the_router_row_that_sends_there(session: NvimRun) -> None:
+    _no_error(session, "incoming_calls")
+    got = session.result.get("incoming")
+    assert got == [{"file": "using-kitchen", "lnum": session.result["router_row_lnum"], "text": "using-kitchen"}], (
+        f"quickfix after vim.lsp.buf.incoming_calls(): {got!r}" + session.explain())
 
 
 def test_skill_route_command_lists_best_skill_first_and_opens_it(session: NvimRun) -> None:

@@ -64,6 +64,23 @@ async def test_references_from_inside_a_sheet_list_who_links_it(tree_client) -> 
     assert {loc.uri for loc in locations} == {uri(tree / ROUTER), uri(tree / BREAD)}
 
 
+async def test_highlights_are_this_documents_references_to_the_same_target(tree_client) -> None:
+    tree, client = tree_client
+    router = tree / ROUTER
+    got = await client.text_document_document_highlight_async(lsp.DocumentHighlightParams(
+        text_document=doc_id(router), position=find(router, "`bread-baking`", 3)))
+    assert [(h.range.start, h.kind) for h in got] == [
+        (find(router, "bread-baking |"), lsp.DocumentHighlightKind.Read),
+        (find(router, "`bread-baking`", 1), lsp.DocumentHighlightKind.Read),
+    ]
+    # the knife row is another target; plain prose is no reference at all
+    [knife] = await client.text_document_document_highlight_async(lsp.DocumentHighlightParams(
+        text_document=doc_id(router), position=find(router, "| knife-sharpening |", 3)))
+    assert knife.range.start == find(router, "knife-sharpening |")
+    assert await client.text_document_document_highlight_async(lsp.DocumentHighlightParams(
+        text_document=doc_id(router), position=find(router, "Read the table", 2))) is None
+
+
 async def test_document_links_point_at_target_files(tree_client) -> None:
     tree, client = tree_client
     router = tree / ROUTER

@@ -37,6 +37,7 @@ from .config import Settings, settings_from
 from .features import code_actions as f_actions
 from .features import completion as f_completion
 from .features import diagnostics as f_diag
+from .features import hierarchy as f_hierarchy
 from .features import hover as f_hover
 from .features import navigation as f_nav
 from .features import rename as f_rename
@@ -242,9 +243,13 @@ class SkillServer(LanguageServer):
         f(lsp.TEXT_DOCUMENT_HOVER)(self.hover)
         f(lsp.TEXT_DOCUMENT_DEFINITION)(self.definition)
         f(lsp.TEXT_DOCUMENT_REFERENCES)(self.references)
+        f(lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)(self.document_highlight)
         f(lsp.TEXT_DOCUMENT_DOCUMENT_LINK, lsp.DocumentLinkOptions(resolve_provider=False))(self.document_links)
         f(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)(self.document_symbols)
         f(lsp.WORKSPACE_SYMBOL)(self.workspace_symbols)
+        f(lsp.TEXT_DOCUMENT_PREPARE_CALL_HIERARCHY)(self.prepare_call_hierarchy)
+        f(lsp.CALL_HIERARCHY_INCOMING_CALLS)(self.incoming_calls)
+        f(lsp.CALL_HIERARCHY_OUTGOING_CALLS)(self.outgoing_calls)
         f(lsp.TEXT_DOCUMENT_PREPARE_RENAME)(self.prepare_rename)
         f(lsp.TEXT_DOCUMENT_RENAME)(self.rename)
         f(lsp.TEXT_DOCUMENT_CODE_ACTION,
@@ -725,6 +730,11 @@ class SkillServer(LanguageServer):
             return []
         return f_nav.references(self.ctx(), path, params.position, params.context.include_declaration)
 
+    @guarded()
+    def document_highlight(self, params: lsp.DocumentHighlightParams) -> list[lsp.DocumentHighlight] | None:
+        path = self._doc_path(params.text_document.uri)
+        return f_nav.highlights(self.ctx(), path, params.position) if path else None
+
     @guarded(list)
     def document_links(self, params: lsp.DocumentLinkParams) -> list[lsp.DocumentLink]:
         path = self._doc_path(params.text_document.uri)
@@ -736,6 +746,25 @@ class SkillServer(LanguageServer):
     def document_symbols(self, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
         path = self._doc_path(params.text_document.uri)
         return f_nav.document_symbols(self.ctx(), path) if path else []
+
+    @guarded()
+    def prepare_call_hierarchy(self, params: lsp.CallHierarchyPrepareParams) -> list[lsp.CallHierarchyItem] | None:
+        path = self._doc_path(params.text_document.uri)
+        return f_hierarchy.prepare(self.ctx(), path, params.position) if path else None
+
+    @guarded(list)
+    def incoming_calls(self, params: lsp.CallHierarchyIncomingCallsParams) -> list[lsp.CallHierarchyIncomingCall]:
+        self.sync()
+        ctx = self.ctx()
+        path = f_hierarchy.item_path(ctx, params.item, self.path_of(params.item.uri))
+        return f_hierarchy.incoming(ctx, path) if path else []
+
+    @guarded(list)
+    def outgoing_calls(self, params: lsp.CallHierarchyOutgoingCallsParams) -> list[lsp.CallHierarchyOutgoingCall]:
+        self.sync()
+        ctx = self.ctx()
+        path = f_hierarchy.item_path(ctx, params.item, self.path_of(params.item.uri))
+        return f_hierarchy.outgoing(ctx, path) if path else []
 
     @guarded(list)
     async def workspace_symbols(self, params: lsp.WorkspaceSymbolParams) -> list[lsp.WorkspaceSymbol]:

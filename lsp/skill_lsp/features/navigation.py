@@ -1,4 +1,4 @@
-"""Go to definition, find references, document links, the heading outline and workspace symbols."""
+"""Go to definition, find references, highlights of one target's references, document links, the heading outline and workspace symbols."""
 
 from __future__ import annotations
 
@@ -54,6 +54,19 @@ def references(ctx: Ctx, path: str, position: lsp.Position, include_declaration:
     if include_declaration:
         out.insert(0, declaration(ctx, key))
     return out
+
+
+def highlights(ctx: Ctx, path: str, position: lsp.Position) -> list[lsp.DocumentHighlight] | None:
+    """Every reference of this document to the target of the one under the cursor (a skill named
+    in a table, an arrow and a link lights up together)."""
+    line, col = ctx.to_points(path, position)
+    res = reference_at(ctx.ix, path, line, col)
+    if res is None or res.target is None or res.status not in FOUND:
+        return None
+    key = res.target.key
+    return [lsp.DocumentHighlight(range=ctx.range(path, r.ref.span), kind=lsp.DocumentHighlightKind.Read)
+            for r in sorted(ctx.ix.resolutions.get(path, ()), key=lambda r: r.ref.span)
+            if r.target is not None and r.target.key == key and r.status in FOUND]
 
 
 def referring(ix: SkillIndex, key: str) -> list[tuple[str, Resolution]]:
