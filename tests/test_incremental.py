@@ -35,6 +35,10 @@ def snapshot(ix: SkillIndex) -> dict[str, object]:
         "dirs": set(ix.dirs),
         "read problems": dict(ix.read_problems),
         "reverse": {k: set(v) for k, v in ix.reverse.items() if v},
+        # what each document looked up, and so is re-resolved for: drives every later update
+        "lookups": {p: set(k) for p, k in ix.doc_deps.items()},
+        "users": {k: {v} if isinstance(v, str) else set(v) for k, v in ix.deps.items()},
+        "unresolved": (set(ix.unresolved_docs), set(ix.fuzzy_docs)),
         "ids": {p: ix.doc_id(p) for p in ix.docs},
     }
 
@@ -395,3 +399,65 @@ def test_the_path_filter_agrees_with_walk_on_every_path(tmp_path: Path) -> None:
         for name in files:
             p = os.path.join(d, name)
             assert filt.allows(p, False) == (p in layout.files), p
+
+
+def test_typing_in_a_router_keeps_up_with_what_else_changes(tree: Path) -> None:
+    """Keystrokes in one document reuse its resolutions from the last keystroke (a 1,000-row router
+    re-resolves the row typed in only): reused or not, the index ends where a cold one starts,
+    what each document looked up included."""
+    ix = SkillIndex.from_roots([str(tree)])
+    router = str(tree / "skills/using-garden/SKILL.md")
+    text = Path(router).read_text(encoding="utf-8") + "\nBack to [the top](#garden-router).\n"
+    overlay: dict[str, str] = {}
+
+    def same_as_cold() -> None:
+        assert_same_as_cold(ix, overlay=overlay)  # lookups included
+
+    def keystroke(new: str, removals: tuple[str, ...] = ()) -> set[str]:
+        overlay[router] = new
+        touched = ix.commit({router: ix.text_update(router, new)}, removals, editor=True)
+        same_as_cold()
+        return touched
+
+    keystroke(text)
+    keystroke(text.replace("droop at noon", "droop at midday"))  # reuses every row
+
+    def status(name: str) -> str:
+        return next(r.status.value for r in ix.resolutions[router] if r.ref.target == name)
+
+    assert status("winter-pruning") == "ok"
+    # the same batch removes a skill a row names: that row is resolved again, and leads nowhere now
+    gone = tree / "skills/winter-pruning"
+    shutil.rmtree(gone)
+    touched = keystroke(text.replace("droop at noon", "droop in the heat"), (str(gone),))
+    assert router in touched and status("winter-pruning") == "missing"
+    # another batch, between two keystrokes, removes a skill a row names (the router is resolved
+    # anew there, not for its own edit): the next keystroke must not bring the old row back
+    shutil.copytree(FIXTURE / "skills/winter-pruning", gone)
+    apply(ix, Change("created", str(gone), is_dir=True))
+    keystroke(text)
+    assert status("winter-pruning") == "ok"
+    shutil.rmtree(gone)
+    apply(ix, Change("deleted", str(gone), is_dir=True))
+    keystroke(text.replace("droop at noon", "wilt at noon"))
+    assert status("winter-pruning") == "missing"
+    # the keystroke renames the heading its own link points at: that link is resolved again
+    keystroke(text.replace("# Garden router", "# Garden routes"))
+    assert "LK003" in codes(ix, Path(router))
+    keystroke(text)
+    assert "LK003" not in codes(ix, Path(router))
+
+
+def test_a_second_skill_file_moves_every_name_of_its_folder(tree: Path) -> None:
+    """`skill.md` beside `SKILL.md` takes the folder's skill over: a reference by a name only the
+    other file declares leads to the new file too (found by the property suite)."""
+    write(tree / "skills/winter-pruning/SKILL.md", skill_text("pruning-in-winter"))
+    # (a document that names the folder too is resolved anew anyway)
+    write(tree / "skills/deep-watering/after-watering.md", "# After watering\n\nRoute to: `pruning-in-winter`\n")
+    ix = SkillIndex.from_roots([str(tree)])
+    second = write(tree / "skills/winter-pruning/skill.md", skill_text("winter-pruning"))
+    apply(ix, Change("created", str(second)))
+    assert_same_as_cold(ix)
+    second.unlink()
+    apply(ix, Change("deleted", str(second)))
+    assert_same_as_cold(ix)

@@ -42,12 +42,14 @@ ROUTING_KINDS = {"table", "route_to", "arrow"}
 # Statuses whose outcome (candidates, the case-insensitive match, the list of matches) comes from
 # a scan of global tables rather than one keyed lookup: re-resolved whenever the name set changes.
 FUZZY = frozenset({Status.MISSING, Status.UNKNOWN_PLUGIN, Status.AMBIGUOUS, Status.CASE})
+LINKED = (Status.OK, Status.BAD_ANCHOR, Status.AMBIGUOUS, Status.CASE)  # a reference that counts as a link
 # "Did you mean" candidates are names similar to the unresolved word (rapidfuzz ratio 75-85 in
 # resolve.py) or names that contain it (a name cut short by whole words). A fuzzy document is
 # re-resolved when a name that came or went in a batch is at least this similar (case-insensitive)
 # to one of its unresolved words, or contains it or is contained in it. The resolver may tune its
 # cutoffs down to this; the property test guards the assumption.
 FUZZY_NEAR = 60
+TYPING_MEMO = 4  # documents whose per-reference resolutions are kept for their next edit
 FUZZY_ALL = 400  # more changed names than this in one batch: re-resolve every fuzzy document
 # A file whose mtime is this close to the moment it was read may still change within the same
 # timestamp tick; its stamp is not trusted later (the "racy git" rule).
@@ -125,6 +127,10 @@ class SkillIndex:
         # dead references read, instead of every document's resolutions)
         self.unresolved_docs: set[str] = set()
         self._fuzzy_words: dict[str, set[str]] = {}
+        # path -> (generation, place, {reference but its span: (resolution, what it looked up)}) of
+        # the last few documents re-resolved for their own edit: the next keystroke in a 1,000-row
+        # router then resolves only the row it changed
+        self._typing: dict[str, tuple[int, tuple[object, ...], dict[tuple[object, ...], tuple[Resolution, tuple[str, ...]]]]] = {}
         self.read_problems: dict[str, tuple[str, str]] = {}  # path -> (code, message)
         self._walk_problems: dict[str, list[tuple[str, str, str]]] = {}
         # Texts an editor gave for Markdown files that are not documents (yet): used if a new
@@ -573,28 +579,70 @@ class SkillIndex:
         return doc
 
     # --- resolution -------------------------------------------------------------------------
-    def _resolve_doc(self, path: str) -> None:
-        self._unresolve(path)
+    def _resolve_doc(self, path: str, fired: set[str] | None = None) -> None:
+        """Resolve every reference of one document. `fired`: the dependency keys of the batch that
+        edited this very document (its text changed, nothing else about it): a reference that
+        resolved one generation ago, and looked up none of those keys, resolves the same again."""
         doc = self.docs[path]
         deps: set[str] = set()
         out: list[Resolution] = []
         words: set[str] = set()
-        unresolved = False
+        place = (doc.kind, doc.root, doc.plugin_dir, doc.skill_dir)
+        old = self._typing.pop(path, None) if fired is not None else None
+        # valid only if the last resolution was in the batch just before this one (no other
+        # batch fired keys in between) and the document sits where it sat
+        before = old[2] if old is not None and old[0] == self.generation - 1 and old[1] == place else {}
+        memo: dict[tuple[object, ...], tuple[Resolution, tuple[str, ...]]] | None = {} if fired is not None else None
         for ref in doc.parsed.references:
-            res = resolve(self, doc, ref, deps)
+            key = (ref.kind, ref.target, ref.anchor, ref.phrase, ref.slash, ref.in_code)
+            hit = before.get(key) if before else None
+            if memo is None:  # (a cold build: no lookups recorded per reference)
+                res = resolve(self, doc, ref, deps)
+            elif hit is not None and fired is not None and fired.isdisjoint(hit[1]):
+                res = Resolution(ref, hit[0].status, hit[0].target, hit[0].candidates, hit[0].detail)
+                deps.update(hit[1])
+                memo[key] = hit
+            else:
+                looked_up: set[str] = set()
+                res = resolve(self, doc, ref, looked_up)
+                deps |= looked_up
+                if res.status not in FUZZY:  # "did you mean" candidates weigh every name: never kept
+                    memo[key] = (res, tuple(looked_up))
             out.append(res)
-            if res.target is not None and res.status in (Status.OK, Status.BAD_ANCHOR, Status.AMBIGUOUS, Status.CASE):
-                self.reverse[res.target.key].add(path)
             if res.status in FUZZY:
                 words |= _words(ref.target)
-                unresolved = unresolved or res.status in (Status.MISSING, Status.UNKNOWN_PLUGIN)
+        self._record(path, out, deps, words)
+        if memo is not None:
+            self._typing[path] = (self.generation, place, memo)
+            while len(self._typing) > TYPING_MEMO:
+                del self._typing[next(iter(self._typing))]
+
+    def _record(self, path: str, out: list[Resolution], deps: set[str], words: set[str]) -> None:
+        """Index one document's resolutions and lookups in place of its old ones, touching only the
+        entries that differ (a keystroke in a 1,000-row router changes one row's)."""
+        old = self.resolutions.get(path)
         self.resolutions[path] = out
-        if unresolved:
-            self.unresolved_docs.add(path)
+        linked = {r.target.key for r in out if r.target is not None and r.status in LINKED}
+        was = {r.target.key for r in old if r.target is not None and r.status in LINKED} if old else set()
+        reverse = self.reverse
+        for key in was - linked:
+            refs = reverse.get(key)
+            if refs is not None:
+                refs.discard(path)
+                if not refs:
+                    del reverse[key]
+        for key in linked - was:
+            reverse[key].add(path)
         # a tuple of interned keys: the same keys ("file:" of a popular sheet, a plugin's name)
         # come from thousands of documents, and a set per document costs ~5x a tuple
         keys = tuple(map(intern, deps))
+        old_keys = self.doc_deps.get(path)
         self.doc_deps[path] = keys
+        if old_keys:
+            fresh = set(keys)
+            self._forget_deps(path, [k for k in old_keys if k not in fresh])
+            kept = set(old_keys)
+            keys = tuple(k for k in keys if k not in kept)
         deps_of = self.deps
         for key in keys:
             users = deps_of.get(key)
@@ -605,9 +653,27 @@ class SkillIndex:
                     deps_of[key] = {users, path}
             else:
                 users.add(path)
+        if any(r.status in (Status.MISSING, Status.UNKNOWN_PLUGIN) for r in out):
+            self.unresolved_docs.add(path)
+        else:
+            self.unresolved_docs.discard(path)
         if words:
             self.fuzzy_docs.add(path)
             self._fuzzy_words[path] = words
+        else:
+            self.fuzzy_docs.discard(path)
+            self._fuzzy_words.pop(path, None)
+
+    def _forget_deps(self, path: str, keys: Iterable[str]) -> None:
+        deps_of = self.deps
+        for key in keys:
+            users = deps_of.get(key)
+            if users == path:
+                del deps_of[key]
+            elif isinstance(users, set):
+                users.discard(path)
+                if len(users) == 1:
+                    deps_of[key] = users.pop()
 
     def _unresolve(self, path: str) -> None:
         for res in self.resolutions.pop(path, ()):
@@ -617,15 +683,7 @@ class SkillIndex:
                     refs.discard(path)
                     if not refs:
                         del self.reverse[res.target.key]
-        deps_of = self.deps
-        for key in self.doc_deps.pop(path, ()):
-            users = deps_of.get(key)
-            if users == path:
-                del deps_of[key]
-            elif isinstance(users, set):
-                users.discard(path)
-                if len(users) == 1:
-                    deps_of[key] = users.pop()
+        self._forget_deps(path, self.doc_deps.pop(path, ()))
         self.fuzzy_docs.discard(path)
         self.unresolved_docs.discard(path)
         self._fuzzy_words.pop(path, None)
@@ -650,10 +708,10 @@ class SkillIndex:
 
         return {p for p in self.fuzzy_docs if any(is_near(w) for w in self._fuzzy_words.get(p, ()))}
 
-    def _resolve_all(self, paths: Iterable[str]) -> None:
+    def _resolve_all(self, paths: Iterable[str], b: _Batch | None = None) -> None:
         for p in paths:
             if p in self.docs:
-                self._resolve_doc(p)
+                self._resolve_doc(p, b.keys if b is not None and p in b.dirty and p not in b.moved else None)
 
     # --- classification ---------------------------------------------------------------------
     def classify(self, path: str) -> DocKind | None:
@@ -980,7 +1038,7 @@ class SkillIndex:
         for u in users:
             b.before.setdefault(u, self.resolutions.get(u, []))
         self._graph_cache.clear()
-        self._resolve_all(sorted(users))
+        self._resolve_all(sorted(users), b)
         # a document whose resolutions came out the same has the same reference findings, unless
         # its messages name a document placed anew (a "did you mean" candidate's id may differ)
         b.touched |= {u for u in users if u in b.dirty or b.before[u] != self.resolutions[u]
@@ -1126,6 +1184,12 @@ class SkillIndex:
         if doc.kind is DocKind.SKILL:
             skill_dir = os.path.dirname(doc.path)
             keys.add("name:" + os.path.basename(skill_dir))
+            # a second skill file in the folder (SKILL.md beside skill.md) moves the folder's skill
+            # to itself or back: every name the folder answers to now leads to another file
+            for p in self.files_in_dir.get(skill_dir, ()):
+                other = self.docs.get(p)
+                if other is not None and other.kind is DocKind.SKILL:
+                    keys.add("name:" + (other.parsed.fm_name() or os.path.basename(skill_dir)))
             name = doc.parsed.fm_name()
             if name:
                 keys.add("name:" + name)
