@@ -282,6 +282,20 @@ step('route', function()
   result.opened_after_choice = vim.api.nvim_buf_get_name(0)
 end)
 
+step('will_rename', function()
+  -- What a file explorer plugin (oil.nvim, snacks.nvim, nvim-lsp-file-operations) does before it
+  -- renames a file: ask every client that supports it, apply the edit it answers.
+  result.supports_will_rename = client:supports_method('workspace/willRenameFiles')
+  local dir = client.root_dir .. '/skills/bread-baking/'
+  local resp = assert(client:request_sync('workspace/willRenameFiles', { files = { {
+    oldUri = vim.uri_from_fname(dir .. 'proofing-times.md'),
+    newUri = vim.uri_from_fname(dir .. 'proof-timing.md') } } }, WAIT, bufnr))
+  assert(not resp.err, vim.inspect(resp.err))
+  vim.lsp.util.apply_workspace_edit(resp.result, client.offset_encoding)
+  local skill = vim.fn.bufnr(dir .. 'SKILL.md')
+  result.link_after_rename = table.concat(vim.api.nvim_buf_get_lines(skill, 0, -1, false), '\n')
+end)
+
 finish()
 """
 )
@@ -342,6 +356,13 @@ def test_incoming_calls_of_a_skill_list_the_router_row_that_sends_there(session:
     got = session.result.get("incoming")
     assert got == [{"file": "using-kitchen", "lnum": session.result["router_row_lnum"], "text": "using-kitchen"}], (
         f"quickfix after vim.lsp.buf.incoming_calls(): {got!r}" + session.explain())
+
+
+def test_a_file_explorer_rename_gets_the_link_edits(session: NvimRun) -> None:
+    _no_error(session, "will_rename")
+    assert session.result.get("supports_will_rename") is True, session.explain()
+    text = session.result.get("link_after_rename") or ""
+    assert "[proofing-times.md](proof-timing.md)" in text, text + session.explain()
 
 
 def test_skill_route_command_lists_best_skill_first_and_opens_it(session: NvimRun) -> None:

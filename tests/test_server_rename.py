@@ -115,3 +115,69 @@ async def refusals(client, router: Path, knife: Path, knife_text: str) -> None: 
     prep = await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
         text_document=doc_id(knife), position=find(knife, "name: knife-sharpening", 9)))
     assert prep.placeholder == "knife-sharpening"
+
+
+# --- files renamed in the editor's explorer (workspace/willRenameFiles) --------------------------
+async def will_rename(client, old: Path, new: Path) -> lsp.WorkspaceEdit | None:  # noqa: ANN001 - LanguageClient
+    return await client.workspace_will_rename_files_async(lsp.RenameFilesParams(
+        files=[lsp.FileRename(old_uri=uri(old), new_uri=uri(new))]))
+
+
+def codes_of(tree: Path) -> list[str]:
+    return sorted(f.code for f in check_all(SkillIndex.from_roots([str(tree)])))
+
+
+async def test_a_sheet_renamed_in_the_explorer_keeps_its_links_and_names(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    bread, router = tree / BREAD, tree / ROUTER
+    starter = tree / KITCHEN / "bread-baking/starter-care.md"
+    async with session([tree]) as client:
+        ops = client.init_result.capabilities.workspace.file_operations
+        assert ops is not None and ops.will_rename is not None  # asked for by the client, offered
+        open_doc(client, router)
+        edit = await will_rename(client, tree / PROOFING, tree / KITCHEN / "bread-baking/proof-timing.md")
+        assert edits_by_uri(edit) == {uri(router): ["../bread-baking/proof-timing.md#overnight-proof"],
+                                      uri(bread): ["proof-timing.md"]}
+        assert not [c for c in edit.document_changes if isinstance(c, lsp.RenameFile)]  # the client renames
+        # a sheet named in code (`starter-care.md`) gets its new name there
+        edit2 = await will_rename(client, starter, starter.with_name("starter-feeding.md"))
+        assert edits_by_uri(edit2) == {uri(bread): ["starter-feeding.md"]}
+        # files the index does not know, or moves to the same place, need nothing
+        assert await will_rename(client, tree / "nowhere.md", tree / "elsewhere.md") is None
+    before = codes_of(tree)
+    apply_edit(edit)
+    (tree / PROOFING).rename(tree / KITCHEN / "bread-baking/proof-timing.md")
+    apply_edit(edit2)
+    starter.rename(starter.with_name("starter-feeding.md"))
+    assert codes_of(tree) == before  # nothing broke
+
+
+async def test_a_moved_sheet_takes_its_own_links_along(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    notes = tree / KITCHEN / "bread-baking/oven-notes.md"
+    notes.write_text("# Oven notes\n\nA dull [knife](../knife-sharpening/SKILL.md) tears the crust.\n",
+                     encoding="utf-8")
+    bread = tree / BREAD
+    bread.write_text(bread.read_text(encoding="utf-8") + "\nSee [oven notes](oven-notes.md).\n", encoding="utf-8")
+    dest = tree / KITCHEN / "knife-sharpening/oven-notes.md"
+    async with session([tree]) as client:
+        edit = await will_rename(client, notes, dest)
+    assert edits_by_uri(edit) == {uri(bread): ["../knife-sharpening/oven-notes.md"], uri(notes): ["SKILL.md"]}
+    before = codes_of(tree)
+    apply_edit(edit)
+    notes.rename(dest)
+    assert codes_of(tree) == before
+
+
+async def test_a_skill_folder_renamed_in_the_explorer_keeps_the_paths_into_it(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    router, knife = tree / ROUTER, tree / KNIFE
+    old, new = tree / KITCHEN / "bread-baking", tree / KITCHEN / "bread-making"
+    async with session([tree]) as client:
+        edit = await will_rename(client, old, new)
+    # paths change; names do not: the skill is still found by its front-matter name
+    assert edits_by_uri(edit) == {uri(router): ["../bread-making/proofing-times.md#overnight-proof"],
+                                  uri(knife): ["../bread-making/SKILL.md"]}
+    apply_edit(edit)
+    old.rename(new)
+    assert codes_of(tree) == ["FM005"]  # only: the name now differs from its folder (it has a fix)

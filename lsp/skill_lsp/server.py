@@ -252,6 +252,12 @@ class SkillServer(LanguageServer):
         f(lsp.CALL_HIERARCHY_OUTGOING_CALLS)(self.outgoing_calls)
         f(lsp.TEXT_DOCUMENT_PREPARE_RENAME)(self.prepare_rename)
         f(lsp.TEXT_DOCUMENT_RENAME)(self.rename)
+        f(lsp.WORKSPACE_WILL_RENAME_FILES, lsp.FileOperationRegistrationOptions(filters=[
+            lsp.FileOperationFilter(pattern=lsp.FileOperationPattern(
+                glob="**/*.md", matches=lsp.FileOperationPatternKind.File)),
+            lsp.FileOperationFilter(pattern=lsp.FileOperationPattern(
+                glob="**", matches=lsp.FileOperationPatternKind.Folder)),
+        ]))(self.will_rename_files)
         f(lsp.TEXT_DOCUMENT_CODE_ACTION,
           lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))(self.code_action)
         f(ROUTE)(self.route_request)
@@ -799,6 +805,15 @@ class SkillServer(LanguageServer):
         except Exception:
             log.exception("rename failed")
             raise JsonRpcException("rename failed; see the server log", code=REQUEST_FAILED) from None
+
+    @guarded()
+    def will_rename_files(self, params: lsp.RenameFilesParams) -> lsp.WorkspaceEdit | None:
+        """Files or folders about to be renamed in the editor: edits that keep links and names to
+        them whole (a move out of the workspace gets none: its references are reported instead)."""
+        self.sync()
+        pairs = [(old, new) for f in params.files
+                 if (old := self.path_of(f.old_uri)) is not None and (new := self.path_of(f.new_uri)) is not None]
+        return f_rename.will_rename_files(self.ctx(), pairs)
 
     @guarded(list)
     def code_action(self, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:

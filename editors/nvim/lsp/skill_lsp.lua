@@ -98,6 +98,10 @@ end
 return {
   cmd = { 'skill-lsp', 'serve' },
   filetypes = { 'markdown' },
+  -- File explorers (oil.nvim, snacks.nvim, nvim-tree with nvim-lsp-file-operations) ask the
+  -- server for the link edits before they rename or move a file; Neovim itself does not declare
+  -- that it can, and the server offers it only to clients that do.
+  capabilities = { workspace = { fileOperations = { willRename = true } } },
 
   --- Attach only to Markdown inside a skill tree; other Markdown buffers get no client.
   --- @param bufnr integer

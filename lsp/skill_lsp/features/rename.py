@@ -1,4 +1,5 @@
-"""Rename a skill (its folder and name) or a sheet (its file), and every reference to it.
+"""Rename a skill (its folder and name) or a sheet (its file), and every reference to it; and
+the references to files and folders the user renames or moves in the editor's file explorer.
 
 The edit is one WorkspaceEdit: text edits first (against the files as they are named now), then
 the file or folder rename. Links get the new relative path (anchors kept); names get the new name
@@ -190,6 +191,80 @@ def _rename_sheet(ctx: Ctx, subject: Subject, new_name: str) -> lsp.WorkspaceEdi
     changes: list = _text_edits(ctx, edits)
     changes.append(lsp.RenameFile(old_uri=ctx.uri_of(old), new_uri=ctx.uri_of(new)))
     return lsp.WorkspaceEdit(document_changes=changes)
+
+
+# --- files renamed in the editor -----------------------------------------------------------
+def will_rename_files(ctx: Ctx, pairs: list[tuple[str, str]]) -> lsp.WorkspaceEdit | None:
+    """The text edits that keep references whole when files or folders move from old to new path
+    (`workspace/willRenameFiles`; the client applies them, then renames).
+
+    Links to a moved file or into a moved folder get their new relative path, and so do the
+    relative links inside a document that moves to another folder. A sheet whose file name changes
+    is renamed where it is named (`proofing-times.md`); a skill whose folder name changes, where
+    it is named by that folder name and not by its front-matter name."""
+    ix = ctx.ix
+    pairs = [(old, new) for old, new in pairs if old != new and (old in ix.files or old in ix.dirs)]
+    if not pairs:
+        return None
+
+    def moved(p: str) -> str:
+        for old, new in pairs:
+            if p == old or p.startswith(old + os.sep):
+                return new + p[len(old):]
+        return p
+
+    edits: dict[str, list[tuple[Span, str]]] = {}
+
+    def add(src: str, span: Span, text: str | None) -> None:
+        if text is not None:
+            edits.setdefault(src, []).append((span, text))
+
+    keys = [k for k in ix.reverse if moved(k) != k]
+    for key in sorted(keys):
+        for src, res in _referring(ctx, key):
+            if res.ref.kind is RefKind.LINK:
+                add(src, res.ref.span, _link_text(ctx, src, res, moved))
+            else:
+                add(src, res.ref.span, _renamed_name(ctx, src, res, key, moved(key)))
+    for src in sorted(p for p in ix.docs if moved(p) != p):
+        for res in ix.resolutions.get(src, ()):
+            if res.ref.kind is RefKind.LINK and res.status in FOUND:
+                add(src, res.ref.span, _link_text(ctx, src, res, moved))
+    changes: list = _text_edits(ctx, edits)
+    for old, new in pairs:
+        if old in ix.skills and os.path.dirname(old) == os.path.dirname(new):
+            changes.extend(_manifest_edits(ctx, old, os.path.basename(new)))
+    return lsp.WorkspaceEdit(document_changes=changes) if changes else None
+
+
+def _renamed_name(ctx: Ctx, src: str, res: Resolution, old: str, new: str) -> str | None:
+    """A name reference to a document whose file or folder name changes, written anew: a sheet's
+    new file name; a skill folder's new name where the folder name is written and the skill's
+    front-matter name is another (the front-matter name still finds it)."""
+    ix = ctx.ix
+    doc = ix.docs.get(old)
+    if doc is None:
+        return None
+    if doc.kind is DocKind.SHEET:
+        stem, new_stem = os.path.basename(old)[:-3], os.path.basename(new)
+        new_stem = new_stem[:-3] if new_stem.lower().endswith(".md") else new_stem
+        if stem != new_stem:
+            return _replace_token(ctx, src, res.ref.span, {stem, stem + ".md"}, new_stem, last=True)
+    skill = ix.skills.get(doc.skill_dir) if doc.skill_dir else None
+    if skill is None:
+        return None
+    folder = os.path.basename(skill.dir)
+    new_folder = os.path.basename(moved_dir) if (moved_dir := _moved_prefix(skill.dir, old, new)) else folder
+    if folder == new_folder or skill.name == folder:
+        return None
+    return _replace_token(ctx, src, res.ref.span, {folder}, new_folder, last=True,
+                          skip_last=doc.kind is not DocKind.SKILL)
+
+
+def _moved_prefix(folder: str, old: str, new: str) -> str | None:
+    """Where `folder` goes when `old` (inside it) goes to `new`, if the move keeps the rest."""
+    rest = old[len(folder):]
+    return new[: len(new) - len(rest)] if old.startswith(folder + os.sep) and new.endswith(rest) else None
 
 
 # --- shared ---------------------------------------------------------------------------------
