@@ -147,3 +147,92 @@ def test_a_recorded_short_record_is_what_the_text_gives(tmp_path: Path) -> None:
         short = doc_fields(ix, doc, with_body=False)
         assert from_short_record(short_record(full)) == short
         assert full[WHEN_BULLETS] == short["bullets"]
+
+
+def test_a_build_that_lets_edits_in_midway_catches_up_on_the_next_refresh(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server builds a big router in the background and hands the index over at pauses, so an
+    editor's keystrokes are not held for the whole build. Whatever changed at a pause, the next
+    refresh leaves the router holding what one built afresh holds, and answering for it."""
+    monkeypatch.setattr("skill_lsp.route.PAUSE_EVERY", 1)  # a pause after every document
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    ix = SkillIndex.from_roots([str(tree)])
+    garden = tree / "plugins/garden/skills"
+    router = os.path.realpath(garden / "using-garden/SKILL.md")
+    composting = os.path.realpath(garden / "composting/SKILL.md")
+    ferns = os.path.realpath(garden / "using-garden/fern-care.md")
+    edits = {
+        3: lambda: ix.update(router, Path(router).read_text(encoding="utf-8")
+                             + "\n| Fronds brown at the tips | fern-care.md |\n"),
+        7: lambda: ix.remove(os.path.realpath(garden / "using-garden/pest-control.md")),
+        12: lambda: ix.update(ferns, "---\nname: fern-care\ndescription: Use when fern fronds brown at the "
+                                     "tips in dry shade.\n---\n\n# Fern care\n"),
+        19: lambda: ix.update(composting, Path(composting).read_text(encoding="utf-8").replace(
+            "name: composting", "name: compost-heaps")),
+        30: lambda: ix.update(router, Path(router).read_text(encoding="utf-8")),
+    }
+    pauses = 0
+
+    def pause() -> None:  # what other threads may do while the builder holds no lock
+        nonlocal pauses
+        pauses += 1
+        if pauses in edits:
+            edits[pauses]()
+
+    built = Router(ix)
+    built.refresh(pause)
+    assert pauses >= 30  # every edit happened midway
+    assert built.generation != ix.generation  # it knows it is behind
+    built.refresh()
+    fresh = Router(ix)
+    fresh.refresh()
+    assert _state(built) == _state(fresh)
+    pst = built.postings
+    targets = {p for p, d in ix.docs.items() if d.kind.value in ("skill", "sheet")}
+    assert {p for p, i in pst.ids.items() if i not in pst.dead} == targets
+    assert [h.path for h in built.route("fern fronds brown at the tips").hits][:1] == [ferns]
+    assert [h.path for h in built.route("compost-heaps").hits][:1] == [composting]
+
+
+def test_the_background_build_lets_edits_in_and_installs_a_current_router(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's background build (`serve --warm-router`, or an agent's first route) holds the
+    index only between pauses: an edit from another thread gets in while it runs, and the router
+    it installs already answers for that edit."""
+    import threading
+
+    from skill_lsp import route
+    from skill_lsp.server import _warm_router
+
+    monkeypatch.setattr(route, "PAUSE_EVERY", 1)
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    ix = SkillIndex.from_roots([str(tree)])
+    sheet = os.path.realpath(tree / "plugins/garden/skills/using-garden/soil-testing.md")
+    started, finished = threading.Event(), threading.Event()
+    refresh = Router.refresh
+
+    def watched(self: Router, pause=None) -> None:  # noqa: ANN001
+        started.set()
+        try:
+            refresh(self, pause)
+        finally:
+            if pause is not None:
+                finished.set()
+
+    monkeypatch.setattr(Router, "refresh", watched)
+    builder = threading.Thread(target=_warm_router, args=(ix,))
+    builder.start()
+    edited = False
+    while builder.is_alive() and not edited:
+        with ix.lock:
+            if started.is_set() and not finished.is_set():  # mid-build, and the index is ours
+                ix.update(sheet, "---\nname: soil-testing\ndescription: Use when moss creeps over a "
+                                 "sour lawn.\n---\n\n# Soil testing\n")
+                edited = True
+    builder.join()
+    assert edited, "the build never let go of the index"
+    router = ix.derived["router"]
+    assert isinstance(router, Router) and router.generation == ix.generation
+    assert [h.path for h in router.route("moss creeps over a sour lawn").hits][:1] == [sheet]

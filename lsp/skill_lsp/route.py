@@ -92,6 +92,27 @@ PRUNE_K = 500  # a query reads at most this many (the heaviest) entries of one t
 PRUNE_EVERY = 4 * PRUNE_K  # while the base is built, a list this long is cut to PRUNE_K
 DELTA_REBUILD = 0.25  # rebuild the base segment once this share of documents changed since it
 AVG_SAMPLE = 2000  # above this many targets, average field lengths come from an even sample
+PAUSE_EVERY = 100  # documents between two pauses of a build that lets others at the index
+
+
+class _Ticker:
+    """Calls `pause` once every PAUSE_EVERY calls (never, without one) and notes that it did."""
+
+    __slots__ = ("n", "pause", "paused")
+
+    def __init__(self, pause: Callable[[], None] | None) -> None:
+        self.pause = pause
+        self.n = 0
+        self.paused = False
+
+    def __call__(self) -> None:
+        if self.pause is None:
+            return
+        self.n += 1
+        if self.n >= PAUSE_EVERY:
+            self.n = 0
+            self.paused = True
+            self.pause()
 
 
 @dataclass(slots=True)
@@ -187,7 +208,7 @@ class _Postings:
         return pseudo
 
     def rebuild(self, paths: list[str], counts_of: Callable[[str], dict[str, Counter[str]]],
-                root_of: Callable[[str], str]) -> None:
+                root_of: Callable[[str], str], tick: Callable[[], None] = lambda: None) -> None:
         """Index every target afresh (documents are read once; only the postings are kept)."""
         self.ids = {}
         self.paths = sorted(paths)
@@ -221,6 +242,7 @@ class _Postings:
         nroots = len(self.roots)
         cut_at = PRUNE_EVERY * max(nroots, 1)
         for i, counts in enumerate(stream):
+            tick()
             # `weights` saturated in line (the same arithmetic): no dict per document
             pseudo = pseudo_tf(counts, avgs[roots[i]])
             df.update(pseudo.keys())
@@ -370,19 +392,33 @@ class Router:
         self._short: dict[str, Spilled | bytes] = {}
 
     # --- keeping current --------------------------------------------------------------------
-    def refresh(self) -> None:
+    def refresh(self, pause: Callable[[], None] | None = None) -> None:
+        """Bring the router up to the index's generation.
+
+        `pause`, called every few hundred documents, may let other threads change the index (the
+        server's background build hands the index lock over, so keystrokes are not held for the
+        whole build). What this pass then read of a changed document is stamped with the text and
+        resolutions it read, and the router stays at the generation it started from: the next
+        refresh redoes exactly what changed meanwhile. Without `pause` nothing can change midway.
+        """
         if self.generation == self.ix.generation:
             return
         ix = self.ix
-        targets = [p for p, d in ix.docs.items() if d.kind in TARGET_KINDS]
+        start = ix.generation
+        tick = _Ticker(pause)
+        # (the index may change at a pause: a list does not)
+        docs = list(ix.docs.items()) if pause is not None else ix.docs.items()
+        targets = [p for p, d in docs if d.kind in TARGET_KINDS]
         # which names came or went: a table row naming one may now resolve differently
         changed_keys: set[str] = set()
         for p in [p for p in self._names if p not in ix.docs]:
             changed_keys.update(self._names.pop(p))
             changed_keys.add(p)
-        for p in ix.docs:
+        for p, doc in docs:
+            tick()
+            if ix.docs.get(p) is not doc:
+                continue  # changed at a pause: the next refresh sees it
             old = self._names.get(p)
-            doc = ix.docs[p]
             src = self._sources.get(p)
             if old is not None and src is not None and src.parsed_id == id(doc.parsed):
                 continue  # same text, so the same names (a skill's name is in its text)
@@ -399,7 +435,10 @@ class Router:
         for src in [s for s in self._sources if s not in ix.docs]:
             touched |= self._forget_source(src)
             edges_changed = True
-        for src, doc in ix.docs.items():
+        for src, doc in docs:
+            tick()
+            if ix.docs.get(src) is not doc:
+                continue
             res = ix.resolutions.get(src)
             parsed_id, res_id = id(doc.parsed), id(res)
             old = self._sources.get(src)
@@ -430,12 +469,14 @@ class Router:
         for t in touched:
             self._anchor_version[t] = self._anchor_version.get(t, 0) + 1
 
-        self._reindex(targets)
+        self._reindex(targets, tick)
+        if tick.paused:
+            targets = [p for p in targets if p in ix.docs]
         if structure_changed or not self.names:
             self._structure(targets)
         if edges_changed:
             self._edges()
-        self.generation = ix.generation
+        self.generation = start
 
     def _forget_source(self, src: str) -> set[str]:
         old = self._sources.pop(src, None)
@@ -470,8 +511,13 @@ class Router:
 
     def _counts(self, path: str) -> dict[str, Counter[str]]:
         """Every field of one target: its own text (read again: nothing per document is kept but
-        the postings) and what routers say about it."""
-        counts = doc_fields(self.ix, self.ix.docs[path])
+        the postings) and what routers say about it. Notes what it read in `_indexed`."""
+        doc = self.ix.docs.get(path)
+        if doc is None:  # gone at a pause: indexed as nothing until the next refresh drops it
+            self._indexed[path] = (0, -1)
+            return {}
+        self._indexed[path] = (id(doc.parsed), self._anchor_version.get(path, 0))
+        counts = doc_fields(self.ix, doc)
         # what explains this target later, kept out of memory (an answer then reads a few hundred
         # bytes per hit instead of deriving them from the whole text again)
         self._short[path] = self.ix.texts.put(short_record(counts))
@@ -482,29 +528,31 @@ class Router:
         counts["mention"] = bag_lines(self.mentions_in.get(path, []))
         return counts
 
-    def _reindex(self, targets: list[str]) -> None:
+    def _reindex(self, targets: list[str], tick: _Ticker) -> None:
         ix = self.ix
         pst = self.postings
         live = set(targets)
         changed = []
         for p in targets:
-            sig = (id(ix.docs[p].parsed), self._anchor_version.get(p, 0))
+            doc = ix.docs.get(p)
+            sig = (id(doc.parsed), self._anchor_version.get(p, 0)) if doc is not None else (0, -1)
             if self._indexed.get(p) != sig:
-                changed.append((p, sig))
+                changed.append(p)
         gone = [p for p in self._indexed if p not in live]
         if pst.base_size == 0 or pst.changed_share(len(changed) + len(gone)) > DELTA_REBUILD:
             self._short = {}  # (filled again as every target is counted)
-            pst.rebuild(targets, self._counts, self._root)
-            self._indexed = {p: (id(ix.docs[p].parsed), self._anchor_version.get(p, 0)) for p in targets}
+            self._indexed = {}  # (likewise)
+            pst.rebuild(targets, self._counts, self._root, tick)
             self._explain.clear()
             return
         for p in gone:
             pst.drop(p)
             del self._indexed[p]
             self._short.pop(p, None)
-        for p, sig in changed:
-            pst.put(p, self._counts(p), self._root(p))
-            self._indexed[p] = sig
+        for p in changed:
+            tick()
+            if p in ix.docs:  # (one gone at a pause is dropped by the next refresh)
+                pst.put(p, self._counts(p), self._root(p))
 
     def _structure(self, targets: list[str]) -> None:
         """Names and the skill/pack hierarchy: they move only when documents or names do."""
@@ -535,7 +583,7 @@ class Router:
 
     def _edges(self) -> None:
         ix = self.ix
-        edges = {s: src.edges for s, src in self._sources.items() if src.edges}
+        edges = {s: src.edges for s, src in self._sources.items() if src.edges and s in ix.docs}
         routers_of: dict[str, list[str]] = {}
         for s, ts in edges.items():
             if ix.docs[s].kind not in TARGET_KINDS:
@@ -631,7 +679,8 @@ class Router:
         return self._router_ids[1]
 
     def _root(self, path: str) -> str:
-        return self.ix.docs[path].root
+        doc = self.ix.docs.get(path)  # (one gone at a pause still lies under its root)
+        return doc.root if doc is not None else self.ix.root_of(path) or ""
 
     def _score(self, q: Counter[str]) -> dict[int, float]:
         """BM25F of every matching document, with the statistics of its own root.

@@ -23,6 +23,8 @@ import ipaddress
 import logging
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, BinaryIO
 
@@ -58,7 +60,7 @@ from .protocol import (
     run_stdio,
     run_tcp,
 )
-from .route import router_for
+from .route import Router
 from .rules import check_path
 from .watch import Change, TreeWatcher, apply_changes
 
@@ -69,6 +71,7 @@ SECTION = "skillLsp"
 WATCH_GLOB = "**/*.{md,json}"
 INITIAL = "initial index"
 AGENT_WAIT_S = 120.0  # agent requests wait this long for the first index before answering
+HAND_OVER_S = 0.001  # how long a background router build lets go of the index at each pause
 WARM_ROUTER_DOCS = 5000  # trees up to this many documents get their router built right after indexing
 
 
@@ -142,6 +145,7 @@ class SkillServer(LanguageServer):
         self.refresh_handle: asyncio.TimerHandle | None = None
         self.last_status: dict[str, Any] | None = None
         self.warm_task: asyncio.Future | None = None
+        self.warm_ix: SkillIndex | None = None  # the index the warm task builds the router of
         self.warm_router = "auto"  # `serve --warm-router`: auto | always | never
         self._register()
 
@@ -438,12 +442,26 @@ class SkillServer(LanguageServer):
             # disk changes seen during the build may be missing from it: apply them (idempotent)
             self.on_disk_changes(queued)
             if self.warm_router == "always" or (self.warm_router == "auto" and len(ix.docs) <= WARM_ROUTER_DOCS):
-                self.warm_task = asyncio.ensure_future(self._warm(ix))
+                self._start_warm(ix)
+
+    def _start_warm(self, ix: SkillIndex) -> asyncio.Future:
+        if self.warm_task is None or self.warm_task.done() or self.warm_ix is not ix:
+            self.warm_ix = ix
+            self.warm_task = asyncio.ensure_future(self._warm(ix))
+        return self.warm_task
 
     async def _warm(self, ix: SkillIndex) -> None:
         await asyncio.to_thread(_warm_router, ix)
         if ix is self.ix:
             self._status_again()  # now with the router built
+
+    async def _router_ready(self) -> None:
+        """A route needs the router: have it built in the background, where the build hands the
+        index over to edits every few hundred documents, and wait for that; built here, in the
+        request, it would hold every message of the editor for as long (13 s at 10,000 skills)."""
+        if "router" not in self.ix.derived:
+            with contextlib.suppress(Exception):  # (a failed build is retried by the request itself)
+                await asyncio.shield(self._start_warm(self.ix))
 
     def _buffer_texts(self) -> dict[str, str]:
         out = {}
@@ -776,6 +794,8 @@ class SkillServer(LanguageServer):
     async def workspace_symbols(self, params: lsp.WorkspaceSymbolParams) -> list[lsp.WorkspaceSymbol]:
         # agents search skills this way too: an empty answer while indexing would read as "none"
         await self._wait_ready(AGENT_WAIT_S)
+        if f_nav.reads_like_task(params.query):
+            await self._router_ready()
         with self.ix.lock:
             self.sync()
             return f_nav.workspace_symbols(self.ix, params.query, uri_of=self.uri_of)
@@ -861,6 +881,8 @@ class SkillServer(LanguageServer):
         if params.problems:
             raise JsonRpcInvalidParams(f"{name}: " + "; ".join(params.problems))
         await self._wait_ready(AGENT_WAIT_S)
+        if name == "route":
+            await self._router_ready()
         fn = getattr(agent_api, f"{name}_request")
         payload = {k: v for k, v in attrs.asdict(params).items() if k != "problems" and v is not None}
         try:
@@ -905,15 +927,32 @@ REQUEST_FAILED = lsp.LSPErrorCodes.RequestFailed.value
 
 
 def _warm_router(ix: SkillIndex) -> None:
-    """Worker thread: build the router of a fresh index before an agent asks for a route, so the
-    first `skills/route` is as quick as the next (on trees where the build takes a second or two;
-    bigger ones build it on the first request)."""
+    """Worker thread: build the router of an index, then install it (an agent's first route is
+    then as quick as the next).
+
+    The build does not hold the index for its whole length: every few hundred documents it hands
+    the lock over (edits made meanwhile are applied and answered at once), and a last refresh
+    under the lock catches up with them before the router is installed."""
     try:
-        with ix.lock, heap.few_collections():
-            router_for(ix).refresh()
+        router = Router(ix)
+        with heap.few_collections():
+            with ix.lock:
+                router.refresh(pause=_hand_over(ix.lock))
+            with ix.lock:
+                router.refresh()
+                ix.derived.setdefault("router", router)
         heap.settle()  # it lives as long as the index
     except Exception:
         log.exception("building the router failed")
+
+
+def _hand_over(lock: threading.RLock) -> Callable[[], None]:
+    """A pause that lets whoever waits for `lock` (held once by this thread) take it."""
+    def pause() -> None:
+        lock.release()
+        time.sleep(HAND_OVER_S)  # Python's locks are not fair: without a pause the builder takes it back
+        lock.acquire()
+    return pause
 
 
 def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
