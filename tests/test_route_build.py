@@ -236,3 +236,27 @@ def test_the_background_build_lets_edits_in_and_installs_a_current_router(
     router = ix.derived["router"]
     assert isinstance(router, Router) and router.generation == ix.generation
     assert [h.path for h in router.route("moss creeps over a sour lawn").hits][:1] == [sheet]
+
+
+def test_every_edit_between_two_routes_is_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two quick edits of one document before the next route: the router answers for the last
+    text. (It once recognised a document it had read by the id() of its parse, which the parse
+    after next can reuse once the first is let go of: now and then an answer was stale. Here
+    every object would come back at the same address.)"""
+    from skill_lsp import route
+
+    monkeypatch.setattr(route, "id", lambda obj: 0, raising=False)
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    ix = SkillIndex.from_roots([str(tree)])
+    sheet = os.path.realpath(tree / "plugins/garden/skills/using-garden/soil-testing.md")
+    router = Router(ix)
+    router.refresh()
+    text = Path(sheet).read_text(encoding="utf-8")
+    stale = []
+    for i in range(100):
+        ix.update(sheet, text + f"\nquince{i}x\n")
+        ix.update(sheet, text + f"\nzebra{i}q\n")
+        if [h.path for h in router.route(f"zebra{i}q").hits][:1] != [sheet]:
+            stale.append(i)
+    assert stale == []

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from itertools import compress
 from typing import TYPE_CHECKING
 
-from .model import DocKind
+from .model import DocKind, ParsedDoc, Resolution
 from .route_fields import (
     BODY_MAX_CHARS,
     NAMEISH,
@@ -141,8 +141,11 @@ class _Source:
     few strings costs five times the memory; it is only ever tested for overlap).
     """
 
-    parsed_id: int  # id() of the parse and of the resolutions it was read from (two slots, not a
-    res_id: int  # tuple: a tuple per document is 2 MB at 40,000 documents)
+    # The parse and the resolutions it was read from, held (compared by identity: an id() of an
+    # object let go of can come back with the next one made, after two quick edits), in two
+    # slots (a tuple per document is 2 MB at 40,000 documents)
+    parsed: ParsedDoc
+    res: list[Resolution] | None
     anchors: tuple[tuple[str, Anchor], ...]
     mentions: tuple[tuple[str, str], ...]
     edges: tuple[str, ...]
@@ -375,7 +378,8 @@ class Router:
         # at 40,000 documents)
         self._names: dict[str, tuple[str, ...]] = {}
         self.postings = _Postings()
-        self._indexed: dict[str, tuple[int, int]] = {}  # path -> (id(parsed), anchor version) indexed
+        # path -> (the parse, anchor version) indexed: held, compared by identity (see _Source)
+        self._indexed: dict[str, tuple[ParsedDoc | None, int]] = {}
         self.anchors_in: dict[str, list[Anchor]] = {}
         self.mentions_in: dict[str, list[str]] = {}
         self._anchor_version: dict[str, int] = {}
@@ -387,7 +391,9 @@ class Router:
         self.routers: set[str] = set()
         self._router_ids: tuple[int, set[int]] = (-1, set())
         self.route_prev: dict[str, str] = {}
-        self._explain: dict[str, tuple[tuple[int, int] | None, dict[str, Counter[str]], str]] = {}
+        # path -> (the `_indexed` entry it was made for, short fields, text): valid while that very
+        # entry is the current one
+        self._explain: dict[str, tuple[tuple[ParsedDoc | None, int] | None, dict[str, Counter[str]], str]] = {}
         # path -> its short fields (`short_record`) as of its last indexing, in the index's store
         self._short: dict[str, Spilled | bytes] = {}
 
@@ -420,7 +426,7 @@ class Router:
                 continue  # changed at a pause: the next refresh sees it
             old = self._names.get(p)
             src = self._sources.get(p)
-            if old is not None and src is not None and src.parsed_id == id(doc.parsed):
+            if old is not None and src is not None and src.parsed is doc.parsed:
                 continue  # same text, so the same names (a skill's name is in its text)
             new = tuple(sorted(name_keys(ix, p)))
             if old != new:
@@ -440,15 +446,14 @@ class Router:
             if ix.docs.get(src) is not doc:
                 continue
             res = ix.resolutions.get(src)
-            parsed_id, res_id = id(doc.parsed), id(res)
             old = self._sources.get(src)
-            if (old is not None and old.parsed_id == parsed_id and old.res_id == res_id
+            if (old is not None and old.parsed is doc.parsed and old.res is res
                     and changed_keys.isdisjoint(old.deps)):
                 continue
             deps: set[str] = set()
             text = doc.parsed.text  # once: a text held compressed is decompressed on every read
             lines = text.split("\n")
-            new = _Source(parsed_id, res_id, tuple(anchors_of(ix, src, deps, text, lines)),
+            new = _Source(doc.parsed, res, tuple(anchors_of(ix, src, deps, text, lines)),
                           tuple(mentions_of(ix, src, deps, lines)),
                           tuple(edges_of(ix, src, deps)) if res else (), tuple(deps))
             if old is not None and old.anchors == new.anchors and old.mentions == new.mentions:
@@ -514,9 +519,9 @@ class Router:
         the postings) and what routers say about it. Notes what it read in `_indexed`."""
         doc = self.ix.docs.get(path)
         if doc is None:  # gone at a pause: indexed as nothing until the next refresh drops it
-            self._indexed[path] = (0, -1)
+            self._indexed[path] = (None, -1)
             return {}
-        self._indexed[path] = (id(doc.parsed), self._anchor_version.get(path, 0))
+        self._indexed[path] = (doc.parsed, self._anchor_version.get(path, 0))
         counts = doc_fields(self.ix, doc)
         # what explains this target later, kept out of memory (an answer then reads a few hundred
         # bytes per hit instead of deriving them from the whole text again)
@@ -535,8 +540,9 @@ class Router:
         changed = []
         for p in targets:
             doc = ix.docs.get(p)
-            sig = (id(doc.parsed), self._anchor_version.get(p, 0)) if doc is not None else (0, -1)
-            if self._indexed.get(p) != sig:
+            was = self._indexed.get(p)
+            if (doc is None or was is None or was[0] is not doc.parsed
+                    or was[1] != self._anchor_version.get(p, 0)):
                 changed.append(p)
         gone = [p for p in self._indexed if p not in live]
         if pst.base_size == 0 or pst.changed_share(len(changed) + len(gone)) > DELTA_REBUILD:
@@ -748,7 +754,7 @@ class Router:
     def _explained(self, path: str) -> tuple[dict[str, Counter[str]], str]:
         sig = self._indexed.get(path)
         cached = self._explain.get(path)
-        if cached is None or cached[0] != sig:
+        if cached is None or cached[0] is not sig:
             if len(self._explain) > EXPLAIN_CACHE:
                 self._explain.clear()
             doc = self.ix.docs[path]

@@ -778,17 +778,17 @@ class SkillServer(LanguageServer):
 
     @guarded(list)
     def incoming_calls(self, params: lsp.CallHierarchyIncomingCallsParams) -> list[lsp.CallHierarchyIncomingCall]:
-        self.sync()
-        ctx = self.ctx()
-        path = f_hierarchy.item_path(ctx, params.item, self.path_of(params.item.uri))
-        return f_hierarchy.incoming(ctx, path) if path else []
+        return self._calls(params.item, f_hierarchy.incoming)
 
     @guarded(list)
     def outgoing_calls(self, params: lsp.CallHierarchyOutgoingCallsParams) -> list[lsp.CallHierarchyOutgoingCall]:
+        return self._calls(params.item, f_hierarchy.outgoing)
+
+    def _calls(self, item: lsp.CallHierarchyItem, answer: Callable[[Ctx, str], list[Any]]) -> list[Any]:
         self.sync()
         ctx = self.ctx()
-        path = f_hierarchy.item_path(ctx, params.item, self.path_of(params.item.uri))
-        return f_hierarchy.outgoing(ctx, path) if path else []
+        path = f_hierarchy.item_path(ctx, item, self.path_of(item.uri))
+        return answer(ctx, path) if path else []
 
     @guarded(list)
     async def workspace_symbols(self, params: lsp.WorkspaceSymbolParams) -> list[lsp.WorkspaceSymbol]:
