@@ -49,8 +49,8 @@ LINKED = (Status.OK, Status.BAD_ANCHOR, Status.AMBIGUOUS, Status.CASE)  # a refe
 # to one of its unresolved words, or contains it or is contained in it. The resolver may tune its
 # cutoffs down to this; the property test guards the assumption.
 FUZZY_NEAR = 60
-TYPING_MEMO = 4  # documents whose per-reference resolutions are kept for their next edit
 FUZZY_ALL = 400  # more changed names than this in one batch: re-resolve every fuzzy document
+TYPING_MEMO = 4  # documents whose per-reference resolutions are kept for their next edit
 # A file whose mtime is this close to the moment it was read may still change within the same
 # timestamp tick; its stamp is not trusted later (the "racy git" rule).
 RACY_NS = 2_000_000_000
