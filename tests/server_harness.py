@@ -50,6 +50,12 @@ def _client_factory() -> LanguageClient:
     def on_status(ls: LanguageClient, params: Any) -> None:
         ls.statuses.append(params)  # type: ignore[attr-defined]
 
+    client.lens_refreshes = 0  # type: ignore[attr-defined]
+
+    @client.feature(lsp.WORKSPACE_CODE_LENS_REFRESH)
+    def on_lens_refresh(ls: LanguageClient, params: Any) -> None:
+        ls.lens_refreshes += 1  # type: ignore[attr-defined]
+
     @client.feature(lsp.CLIENT_REGISTER_CAPABILITY)
     def on_register(ls: LanguageClient, params: lsp.RegistrationParams) -> None:
         ls.registrations = getattr(ls, "registrations", []) + list(params.registrations)  # type: ignore[attr-defined]

@@ -247,6 +247,27 @@ step('incoming_calls', function()
   vim.api.nvim_set_current_buf(bufnr)
 end)
 
+step('code_lens', function()
+  -- The lens above a skill the router names, then running it: the references in the quickfix list.
+  local skill = client.root_dir .. '/skills/bread-baking/SKILL.md'
+  vim.cmd.edit(vim.fn.fnameescape(skill))
+  local other = vim.api.nvim_get_current_buf()
+  vim.wait(WAIT, function()
+    return vim.lsp.get_clients({ name = 'skill_lsp', bufnr = other })[1] ~= nil and #vim.lsp.codelens.get(other) > 0
+  end, 50)
+  result.lens_titles = vim.tbl_map(function(l) return l.command and l.command.title or vim.NIL end,
+                                   vim.lsp.codelens.get(other))
+  vim.api.nvim_win_set_cursor(0, { 1, 0 })
+  vim.fn.setqflist({}, 'r')
+  vim.lsp.codelens.run()
+  vim.wait(WAIT, function() return #vim.fn.getqflist() > 0 end, 50)
+  result.lens_references = vim.tbl_map(function(q)
+    return { file = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(q.bufnr), ':h:t'), lnum = q.lnum }
+  end, vim.fn.getqflist())
+  vim.cmd('cclose')
+  vim.api.nvim_set_current_buf(bufnr)
+end)
+
 step('completion', function()
   -- Type a new routing row whose skill cell holds only "kn", then ask for completion there.
   local last = (find_line('pasta-rolling'))
@@ -363,6 +384,13 @@ def test_a_file_explorer_rename_gets_the_link_edits(session: NvimRun) -> None:
     assert session.result.get("supports_will_rename") is True, session.explain()
     text = session.result.get("link_after_rename") or ""
     assert "[proofing-times.md](proof-timing.md)" in text, text + session.explain()
+
+
+def test_a_code_lens_counts_the_references_and_lists_them(session: NvimRun) -> None:
+    _no_error(session, "code_lens")
+    assert session.result.get("lens_titles") == ["1 reference · routed from using-kitchen"], session.explain()
+    row = session.result.get("router_row_lnum")
+    assert session.result.get("lens_references") == [{"file": "using-kitchen", "lnum": row}], session.explain()
 
 
 def test_skill_route_command_lists_best_skill_first_and_opens_it(session: NvimRun) -> None:

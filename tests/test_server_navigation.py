@@ -9,7 +9,19 @@ import pytest
 import pytest_asyncio
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
-from server_harness import BREAD, KNIFE, PROOFING, ROUTER, copy_tree, find, open_doc, session, uri
+from server_harness import (
+    BREAD,
+    KNIFE,
+    PROOFING,
+    ROUTER,
+    change_doc,
+    copy_tree,
+    find,
+    open_doc,
+    session,
+    until,
+    uri,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -79,6 +91,44 @@ async def test_highlights_are_this_documents_references_to_the_same_target(tree_
     assert knife.range.start == find(router, "knife-sharpening |")
     assert await client.text_document_document_highlight_async(lsp.DocumentHighlightParams(
         text_document=doc_id(router), position=find(router, "Read the table", 2))) is None
+
+
+async def lens_titles(client: LanguageClient, path: Path) -> list[str]:
+    got = await client.text_document_code_lens_async(lsp.CodeLensParams(text_document=doc_id(path)))
+    return [lens.command.title for lens in got or []]
+
+
+async def test_code_lenses_count_the_references_and_name_the_routers(tree_client) -> None:
+    tree, client = tree_client
+    bread = tree / BREAD
+    [lens] = await client.text_document_code_lens_async(lsp.CodeLensParams(text_document=doc_id(bread)))
+    assert lens.range.start == lsp.Position(line=0, character=0)
+    assert lens.command.title == "3 references in 2 files · routed from using-kitchen"
+    # what VS Code's "show references" takes: the document, a position, the locations
+    assert lens.command.command == "skill-lsp.showReferences"
+    where, _position, locations = lens.command.arguments
+    assert where == uri(bread)
+    assert sorted((loc["uri"], loc["range"]["start"]["line"]) for loc in locations) == sorted([
+        (uri(tree / ROUTER), find(tree / ROUTER, "| bread-baking |").line),
+        (uri(tree / ROUTER), find(tree / ROUTER, "`bread-baking`").line),
+        (uri(tree / KNIFE), find(tree / KNIFE, "../bread-baking/SKILL.md").line),
+    ])
+    assert await lens_titles(client, tree / KNIFE) == ["1 reference · routed from using-kitchen"]
+    assert await lens_titles(client, tree / ROUTER) == ["no references"]
+
+
+async def test_an_edit_elsewhere_asks_the_editor_to_refresh_its_lenses(tree_client) -> None:
+    tree, client = tree_client
+    knife = tree / KNIFE
+    text = knife.read_text(encoding="utf-8")
+    before = client.lens_refreshes
+    open_doc(client, knife)
+    change_doc(client, knife, text.replace("[bread-baking](../bread-baking/SKILL.md)", "bread"), 2)
+    await until(lambda: client.lens_refreshes > before, "a code lens refresh")
+    assert await lens_titles(client, tree / BREAD) == ["2 references · routed from using-kitchen"]
+    change_doc(client, knife, text, 3)
+    await until(lambda: client.lens_refreshes > before + 1, "another code lens refresh")
+    assert await lens_titles(client, tree / BREAD) == ["3 references in 2 files · routed from using-kitchen"]
 
 
 async def test_document_links_point_at_target_files(tree_client) -> None:

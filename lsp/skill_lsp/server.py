@@ -41,6 +41,7 @@ from .features import completion as f_completion
 from .features import diagnostics as f_diag
 from .features import hierarchy as f_hierarchy
 from .features import hover as f_hover
+from .features import lenses as f_lenses
 from .features import navigation as f_nav
 from .features import rename as f_rename
 from .features.context import Ctx
@@ -142,7 +143,7 @@ class SkillServer(LanguageServer):
         self.disk_task: asyncio.Future | None = None
         self.watcher: TreeWatcher | None = None
         self.progress_seq = 0
-        self.refresh_handle: asyncio.TimerHandle | None = None
+        self.refresh_handles: dict[str, asyncio.TimerHandle] = {}  # what -> a pending "pull again"
         self.last_status: dict[str, Any] | None = None
         self.warm_task: asyncio.Future | None = None
         self.warm_ix: SkillIndex | None = None  # the index the warm task builds the router of
@@ -248,6 +249,7 @@ class SkillServer(LanguageServer):
         f(lsp.TEXT_DOCUMENT_DEFINITION)(self.definition)
         f(lsp.TEXT_DOCUMENT_REFERENCES)(self.references)
         f(lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)(self.document_highlight)
+        f(lsp.TEXT_DOCUMENT_CODE_LENS, lsp.CodeLensOptions(resolve_provider=False))(self.code_lens)
         f(lsp.TEXT_DOCUMENT_DOCUMENT_LINK, lsp.DocumentLinkOptions(resolve_provider=False))(self.document_links)
         f(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)(self.document_symbols)
         f(lsp.WORKSPACE_SYMBOL)(self.workspace_symbols)
@@ -516,6 +518,9 @@ class SkillServer(LanguageServer):
             self.store.invalidate(paths)
         ctx = self.ctx()
         paths |= self.store.stale(ctx)
+        if paths - set(always) and refresh and not self.building and self.supports(
+                "workspace.code_lens.refresh_support"):
+            self._schedule_refresh("code lens")  # reference counts shown above other files may move
         if self.pull:
             # The client pulls the file it edits by itself; tell it to pull again when other
             # files may have changed (not while indexing: the end of the build does that).
@@ -527,14 +532,18 @@ class SkillServer(LanguageServer):
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
                 uri=self.uri_of(path), diagnostics=diags, version=self.version_of(path)))
 
-    def _schedule_refresh(self) -> None:
-        if self.refresh_handle is not None:
-            self.refresh_handle.cancel()
+    def _schedule_refresh(self, what: str = "diagnostic") -> None:
+        """Ask the client to pull `what` again, once, 50 ms after the last change."""
+        handle = self.refresh_handles.pop(what, None)
+        if handle is not None:
+            handle.cancel()
+        ask = (self.workspace_code_lens_refresh_async if what == "code lens"
+               else self.workspace_diagnostic_refresh_async)
 
         def fire() -> None:
-            self.refresh_handle = None
-            self._ask(self.workspace_diagnostic_refresh_async(None), "diagnostic refresh")
-        self.refresh_handle = self.loop.call_later(0.05, fire)
+            self.refresh_handles.pop(what, None)
+            self._ask(ask(None), f"{what} refresh")
+        self.refresh_handles[what] = self.loop.call_later(0.05, fire)
 
     def _flush(self, paths: Iterable[str] | None = None, always: Iterable[str] = ()) -> None:
         """Give pending buffer texts to the index and republish what they changed."""
@@ -753,6 +762,11 @@ class SkillServer(LanguageServer):
         if path is None:
             return []
         return f_nav.references(self.ctx(), path, params.position, params.context.include_declaration)
+
+    @guarded(list)
+    def code_lens(self, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
+        path = self._doc_path(params.text_document.uri)
+        return f_lenses.lenses(self.ctx(), path) if path else []
 
     @guarded()
     def document_highlight(self, params: lsp.DocumentHighlightParams) -> list[lsp.DocumentHighlight] | None:

@@ -137,6 +137,34 @@ return {
     params.initializationOptions = next(merged) and merged or vim.empty_dict()
   end,
 
+  -- The command of the server's code lenses ("3 references · routed from using-kitchen"): the
+  -- references into the quickfix list. Lenses are asked for on attach and as the buffer changes.
+  commands = {
+    ['skill-lsp.showReferences'] = function(command, ctx)
+      local client = vim.lsp.get_client_by_id(ctx.client_id)
+      local locations = (command.arguments or {})[3] or {}
+      local items = vim.lsp.util.locations_to_items(locations, client and client.offset_encoding or 'utf-16')
+      vim.fn.setqflist({}, ' ', { title = command.title, items = items })
+      vim.cmd('botright copen')
+    end,
+  },
+
+  --- @param client vim.lsp.Client
+  --- @param bufnr integer
+  on_attach = function(client, bufnr)
+    if not client:supports_method('textDocument/codeLens') then
+      return
+    end
+    vim.lsp.codelens.refresh({ bufnr = bufnr })
+    vim.api.nvim_create_autocmd({ 'BufEnter', 'InsertLeave', 'TextChanged' }, {
+      buffer = bufnr,
+      group = vim.api.nvim_create_augroup('skill_lsp_codelens_' .. bufnr, { clear = true }),
+      callback = function()
+        vim.lsp.codelens.refresh({ bufnr = bufnr })
+      end,
+    })
+  end,
+
   handlers = {
     -- Indexing progress; re-broadcast as `User SkillLspStatus` for statuslines.
     ['skills/status'] = function(_, result, ctx)

@@ -5,12 +5,21 @@ import * as vscode from "vscode";
 import {
   LanguageClient,
   LanguageClientOptions,
+  Location,
+  Position,
   RevealOutputChannelOn,
   ServerOptions,
   State,
   TransportKind,
 } from "vscode-languageclient/node";
-import { ROUTE_REQUEST, RouteParams, RouteResponse, STATUS_NOTIFICATION, StatusParams } from "./protocol";
+import {
+  ROUTE_REQUEST,
+  RouteParams,
+  RouteResponse,
+  SHOW_REFERENCES,
+  STATUS_NOTIFICATION,
+  StatusParams,
+} from "./protocol";
 import { RouteItem, routeItems, routePlaceholder } from "./routeItems";
 import { resolveServerCommand, SECTION, serverSettings } from "./settings";
 import { STATUS_STARTING, STATUS_STOPPED, StatusView, statusFromServer } from "./status";
@@ -160,6 +169,14 @@ async function routeTask(): Promise<void> {
   await vscode.window.showTextDocument(doc);
 }
 
+/** What a code lens of the server ("3 references · routed from using-kitchen") shows when clicked. */
+async function showReferences(uri: string, position: Position, locations: Location[]): Promise<void> {
+  if (!client) return;
+  const conv = client.protocol2CodeConverter;
+  await vscode.commands.executeCommand("editor.action.showReferences", conv.asUri(uri), conv.asPosition(position),
+    await conv.asReferences(locations));
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel("Skill LSP");
   statusItem = vscode.window.createStatusBarItem("skillLsp.status", vscode.StatusBarAlignment.Left, 0);
@@ -170,6 +187,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("skillLsp.restartServer", restartClient),
     vscode.commands.registerCommand("skillLsp.showOutput", () => output.show(true)),
     vscode.commands.registerCommand("skillLsp.route", routeTask),
+    vscode.commands.registerCommand(SHOW_REFERENCES, showReferences),
     vscode.workspace.onDidChangeConfiguration((e) => {
       // Rule settings reach the running server through synchronize; a new command needs a new process.
       if (client && e.affectsConfiguration(`${SECTION}.server`)) void restartClient();

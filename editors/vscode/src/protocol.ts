@@ -37,3 +37,7 @@ export interface StatusParams {
   sheets: number;
   roots: number;
 }
+
+/** The command of the server's code lenses, with (uri, position, locations) as LSP values: the
+ * extension shows them with VS Code's references peek. */
+export const SHOW_REFERENCES = "skill-lsp.showReferences";

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { RouteResponse, StatusParams } from "../src/protocol";
+import { type RouteResponse, SHOW_REFERENCES, type StatusParams } from "../src/protocol";
 import { routeItems } from "../src/routeItems";
 import { statusFromServer } from "../src/status";
 import { FIXTURE_ROOT, findServer, sameFile, ServerSession } from "./lspHarness";
@@ -78,6 +78,23 @@ describe("skill-lsp server, driven as the VS Code extension drives it", () => {
     assert.equal(item?.label, "$(book) alpha");
     assert.equal(item?.description, alpha.description);
     assert.match(item?.detail ?? "", /using-demo → alpha/);
+  });
+
+  it("puts a code lens above alpha that counts the router's row and opens VS Code's references peek", async () => {
+    const uri = await session.openDocument(ALPHA);
+    const lenses = await session.request<any[]>("textDocument/codeLens", { textDocument: { uri } });
+    assert.equal(lenses.length, 1, JSON.stringify(lenses));
+    const [lens] = lenses;
+    assert.deepEqual(lens.range.start, { line: 0, character: 0 });
+    assert.equal(lens.command.title, "1 reference · routed from using-demo");
+    // the command the extension registers, with what editor.action.showReferences takes
+    assert.equal(lens.command.command, SHOW_REFERENCES);
+    const [target, position, locations] = lens.command.arguments;
+    assert.ok(sameFile(target, uri));
+    assert.deepEqual(position, { line: 0, character: 0 });
+    assert.equal(locations.length, 1);
+    assert.equal(fileURLToPath(locations[0].uri), ROUTER);
+    assert.equal(rangeText(ROUTER, locations[0].range).replace(/`/g, ""), "alpha");
   });
 
   it("reports the finished index in skills/status, which the status bar shows", async () => {
