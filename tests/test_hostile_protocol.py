@@ -153,6 +153,18 @@ def test_unknown_methods_are_method_not_found(server: RawLsp, method: str) -> No
     ("textDocument/references", {"textDocument": {"uri": "URI"}, "position": {"line": 0, "character": 0}}),
     ("textDocument/codeAction", {"textDocument": {"uri": "URI"}, "range": None, "context": {}}),
     ("workspace/symbol", {"query": 5}),
+    ("textDocument/prepareCallHierarchy", {"textDocument": {"uri": "URI"}, "position": None}),
+    ("callHierarchy/incomingCalls", {"item": {"uri": "URI"}}),
+    ("callHierarchy/outgoingCalls", {"item": {"name": "x", "kind": 1, "uri": "URI", "data": {"a": [1]},
+                                              "range": {"start": {"line": 0, "character": 0},
+                                                        "end": {"line": 0, "character": 0}},
+                                              "selectionRange": {"start": {"line": 0, "character": 0},
+                                                                 "end": {"line": 0, "character": 0}}}}),
+    ("textDocument/documentHighlight", {"textDocument": {"uri": "URI"}}),
+    ("textDocument/codeLens", {"textDocument": 7}),
+    ("workspace/willRenameFiles", {"files": [{"oldUri": "URI", "newUri": 3}]}),
+    ("workspace/willRenameFiles", {"files": [{"oldUri": "URI", "newUri": "file:///etc/passwd"},
+                                             {"oldUri": "untitled:x", "newUri": "URI"}]}),
     ("skills/route", {"query": 12, "limit": "many"}),
     ("skills/route", ["not", "an", "object"]),
     ("skills/resolve", {"id": None, "name": None}),
@@ -186,7 +198,8 @@ def test_requests_for_documents_nobody_opened_get_empty_answers(server: RawLsp, 
         at = {**doc, "position": {"line": 0, "character": 0}}
         for method, params in [("textDocument/hover", at), ("textDocument/definition", at),
                                ("textDocument/completion", at), ("textDocument/documentSymbol", doc),
-                               ("textDocument/documentLink", doc),
+                               ("textDocument/documentLink", doc), ("textDocument/codeLens", doc),
+                               ("textDocument/prepareCallHierarchy", at), ("textDocument/documentHighlight", at),
                                ("textDocument/references", {**at, "context": {"includeDeclaration": True}})]:
             answer = server.call(method, params, timeout=WAIT_S)
             assert answer.get("result") in (None, []), (method, uri, answer)
@@ -204,13 +217,15 @@ def test_positions_outside_the_document_get_empty_answers(server: RawLsp, tree: 
     at = {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
     for method, params in [("textDocument/hover", at), ("textDocument/definition", at),
                            ("textDocument/completion", at), ("textDocument/prepareRename", at),
+                           ("textDocument/documentHighlight", at), ("textDocument/prepareCallHierarchy", at),
                            ("textDocument/references", {**at, "context": {"includeDeclaration": True}}),
                            ("textDocument/codeAction", {"textDocument": {"uri": uri},
                                                         "range": {"start": at["position"], "end": at["position"]},
                                                         "context": {"diagnostics": []}})]:
         answer = server.call(method, params, timeout=WAIT_S)
-        # references of "this document" and generic completions are fair answers anywhere in it
-        lenient = method in ("textDocument/completion", "textDocument/references")
+        # references of "this document", the document as a call hierarchy item and generic
+        # completions are fair answers anywhere in it
+        lenient = method in ("textDocument/completion", "textDocument/references", "textDocument/prepareCallHierarchy")
         assert answer.get("result") in (None, []) or (lenient and "result" in answer) \
             or error_code(answer) in (INVALID_PARAMS, -32803), (method, answer)
     alive(server)
