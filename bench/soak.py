@@ -336,7 +336,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             storm = Storm(root, args.storm_events, args.storm_interval_ms / 1000, args.seed, stats, set(chosen))
             storm.start()
             plan = (["edit"] * args.edits + ["route"] * args.queries + ["hover"] * args.hovers
-                    + ["completion"] * args.hovers)
+                    + ["completion"] * args.hovers + ["lens"] * (args.hovers // 2) + ["calls"] * (args.hovers // 2))
             rng.shuffle(plan)
             deadline = time.monotonic() + args.max_seconds
             load_t0 = time.perf_counter()
@@ -351,6 +351,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 elif step == "route":
                     editor.request("skills/route", "skills/route",
                                    {"query": rng.choice(queries), "limit": 5}, args.timeout)
+                elif step == "lens":
+                    uri, _pos = editor.random_position()
+                    editor.request("textDocument/codeLens", "textDocument/codeLens",
+                                   {"textDocument": {"uri": uri}}, args.timeout)
+                elif step == "calls":
+                    # what "Show Call Hierarchy" sends: prepare, then the callers of what it gave
+                    uri, pos = editor.random_position()
+                    answer = editor.request("textDocument/prepareCallHierarchy", "textDocument/prepareCallHierarchy",
+                                            {"textDocument": {"uri": uri}, "position": pos}, args.timeout)
+                    for item in ((answer or {}).get("result") or [])[:1]:
+                        editor.request("callHierarchy/incomingCalls", "callHierarchy/incomingCalls",
+                                       {"item": item}, args.timeout)
                 else:
                     uri, pos = editor.random_position()
                     method = "textDocument/hover" if step == "hover" else "textDocument/completion"
@@ -400,7 +412,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                          "edits": sum(1 for s in plan[:done] if s == "edit"),
                          "routes": sum(1 for s in plan[:done] if s == "route"),
                          "hovers": sum(1 for s in plan[:done] if s == "hover"),
-                         "completions": sum(1 for s in plan[:done] if s == "completion")},
+                         "completions": sum(1 for s in plan[:done] if s == "completion"),
+                         "lenses": sum(1 for s in plan[:done] if s == "lens"),
+                         "call hierarchies": sum(1 for s in plan[:done] if s == "calls")},
                 "storm": dict(sorted(stats.storm.items())),
                 "latency": {k: percentiles(v) for k, v in sorted(stats.latencies.items())},
                 "edits_without_diagnostics": unanswered_edits,
@@ -461,7 +475,8 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"initialize -> ready {r['initialize_to_ready_s']} s; opening the documents {r['open_docs_s']} s")
     ld = r["load"]
     print(f"load: {ld['steps']}/{ld['of']} steps in {ld['seconds']} s: {ld['edits']} edits, {ld['routes']} routes, "
-          f"{ld['hovers']} hovers, {ld['completions']} completions")
+          f"{ld['hovers']} hovers, {ld['completions']} completions, {ld['lenses']} code lenses, "
+          f"{ld['call hierarchies']} call hierarchies")
     print("storm: " + ", ".join(f"{k} {v}" for k, v in r["storm"].items()))
     print(f"{'request':32} {'n':>6} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'max ms':>9}")
     for kind, p in r["latency"].items():
