@@ -260,3 +260,46 @@ def test_every_edit_between_two_routes_is_seen(tmp_path: Path, monkeypatch: pyte
         if [h.path for h in router.route(f"zebra{i}q").hits][:1] != [sheet]:
             stale.append(i)
     assert stale == []
+
+
+def _terms_of(r: Router) -> dict[str, set[str]]:
+    """path -> the terms the postings hold for it (base entries of dropped documents aside)."""
+    pst = r.postings
+    out: dict[str, set[str]] = {}
+    for t, (docs, _ws) in pst.base.items():
+        for d in docs:
+            if d not in pst.dead:
+                out.setdefault(pst.paths[d], set()).add(t)
+    for t, entries in pst.delta.items():
+        for d in entries:
+            out.setdefault(pst.paths[d], set()).add(t)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(int(os.environ.get("SKILL_LSP_ROUTER_SEEDS", "24"))))
+def test_a_router_kept_current_through_random_batches_holds_what_a_fresh_one_holds(seed: int) -> None:
+    """After each batch of random file operations (the index's property suite's), a refresh that
+    looks only at the documents the index says changed ends where a router built afresh does."""
+    import tempfile
+
+    from skill_lsp.watch import apply_changes, coalesce
+    from test_incremental_property import OPS, initial_tree, run_op
+
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(os.path.realpath(tmp)) / "tree"
+        tree = initial_tree(root, random.Random(seed))
+        ix = SkillIndex.from_roots([str(root)])
+        kept = Router(ix)
+        kept.refresh()
+        for _ in range(8):
+            for _ in range(rng.randint(1, 3)):
+                run_op(tree, rng.choice(OPS), random.Random(rng.getrandbits(32)))
+            apply_changes(ix, coalesce(tree.changes), set())
+            tree.changes.clear()
+            if rng.random() < 0.7:  # sometimes two batches between two refreshes
+                kept.refresh()
+                fresh = Router(ix)
+                fresh.refresh()
+                assert _state(kept) == _state(fresh)
+                assert _terms_of(kept) == _terms_of(fresh)

@@ -22,7 +22,7 @@ import bisect
 import os
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from sys import intern
@@ -51,6 +51,7 @@ LINKED = (Status.OK, Status.BAD_ANCHOR, Status.AMBIGUOUS, Status.CASE)  # a refe
 FUZZY_NEAR = 60
 FUZZY_ALL = 400  # more changed names than this in one batch: re-resolve every fuzzy document
 TYPING_MEMO = 4  # documents whose per-reference resolutions are kept for their next edit
+JOURNAL = 1024  # generations whose changed documents are remembered, for views that catch up (the router)
 # A file whose mtime is this close to the moment it was read may still change within the same
 # timestamp tick; its stamp is not trusted later (the "racy git" rule).
 RACY_NS = 2_000_000_000
@@ -140,6 +141,10 @@ class SkillIndex:
         self.texts = TextSpill()  # the compressed texts of documents no editor has open
         self.racy: set[str] = set()  # documents whose size+mtime stamp cannot be trusted
         self.generation = 0
+        # documents whose Doc, text or resolutions changed in the batch under way, and per
+        # generation since (None: everything may have), so that a view need not scan every document
+        self._changed: set[str] = set()
+        self._journal: deque[tuple[int, frozenset[str] | None]] = deque(maxlen=JOURNAL)
         self._graph_cache: dict[str, object] = {}  # whole-tree figures of rules, dropped at every commit
         # per-document figures of rules, kept across commits: each entry holds the object it was
         # derived from (a resolutions list) and is used only while that is still the one indexed
@@ -360,9 +365,29 @@ class SkillIndex:
         self._sort_tables()
         self._cycle_members = None
         self._skill_succ.clear()
-        self.generation += 1
+        self._next_generation(everything=True)
         self._graph_cache.clear()
         heap.built(len(self.docs))  # (every caller builds under few_collections)
+
+    def _next_generation(self, everything: bool = False) -> None:
+        self.generation += 1
+        self._journal.append((self.generation, None if everything else frozenset(self._changed)))
+        self._changed = set()
+
+    def changed_since(self, generation: int) -> set[str] | None:
+        """The documents whose Doc, text or resolutions changed, that came or went, or whose
+        findings may have moved with their neighbours, since `generation`; None when that is not
+        known (too long ago, or a whole-tree rebuild)."""
+        out: set[str] = set()
+        want = generation + 1
+        for g, paths in self._journal:
+            if g < want:
+                continue
+            if g != want or paths is None:
+                return None
+            out |= paths
+            want += 1
+        return out if want == self.generation + 1 else None
 
     # --- tables -----------------------------------------------------------------------------
     def _add_dir(self, d: str, batch: _Batch | None) -> None:
@@ -549,12 +574,14 @@ class SkillIndex:
             else:
                 self.racy.discard(path)
         self.docs[path] = doc
+        self._changed.add(path)
         return doc
 
     def _drop_doc(self, path: str) -> Doc | None:
         doc = self.docs.pop(path, None)
         if doc is None:
             return None
+        self._changed.add(path)
         if doc.kind is DocKind.SKILL:
             sdir = os.path.dirname(path)
             # names stay while another skill file of the folder (SKILL.md beside skill.md) has them
@@ -622,6 +649,7 @@ class SkillIndex:
         entries that differ (a keystroke in a 1,000-row router changes one row's)."""
         old = self.resolutions.get(path)
         self.resolutions[path] = out
+        self._changed.add(path)
         linked = {r.target.key for r in out if r.target is not None and r.status in LINKED}
         was = {r.target.key for r in old if r.target is not None and r.status in LINKED} if old else set()
         reverse = self.reverse
@@ -676,6 +704,7 @@ class SkillIndex:
                     deps_of[key] = users.pop()
 
     def _unresolve(self, path: str) -> None:
+        self._changed.add(path)
         for res in self.resolutions.pop(path, ()):
             if res.target is not None:
                 refs = self.reverse.get(res.target.key)
@@ -999,6 +1028,7 @@ class SkillIndex:
                 # content only: replace in place (keeps dict order); re-resolve it and its anchor users
                 b.before.setdefault(path, self.resolutions.get(path, []))
                 self.docs[path] = Doc(path, kind, root, parsed, owner, plugin, up.size, up.mtime_ns)
+                self._changed.add(path)
                 if old.parsed.headings != parsed.headings:
                     b.keys.add("anchors:" + path)
                 b.dirty.add(path)
@@ -1089,7 +1119,10 @@ class SkillIndex:
         if b.reorder:
             self.docs = dict(sorted(self.docs.items()))
             self.skills = dict(sorted(self.skills.items()))
-        self.generation += 1
+        # what views derived from a document read may have moved with its neighbours (a plugin
+        # named in a row now leads to another router skill): they look at these again too
+        self._changed |= {p for p in b.touched if p in self.docs}
+        self._next_generation()
         self._graph_cache.clear()
         if b.skill_edges and not self._cycles_untouched(b):
             memo = self._skill_succ

@@ -390,6 +390,7 @@ class Router:
         self.routers_of: dict[str, list[str]] = {}
         self.routers: set[str] = set()
         self._router_ids: tuple[int, set[int]] = (-1, set())
+        self._plugin_names: dict[str, str] = {}  # plugin dir -> name, as of the last refresh
         self.route_prev: dict[str, str] = {}
         # path -> (the `_indexed` entry it was made for, short fields, text): valid while that very
         # entry is the current one
@@ -412,12 +413,33 @@ class Router:
         ix = self.ix
         start = ix.generation
         tick = _Ticker(pause)
-        # (the index may change at a pause: a list does not)
-        docs = list(ix.docs.items()) if pause is not None else ix.docs.items()
-        targets = [p for p, d in docs if d.kind in TARGET_KINDS]
+        # Only the documents that changed since the last refresh, when the index can say which
+        # (after a keystroke: one, not a scan of 40,000); all of them otherwise, and in a build
+        # that lets others edit midway.
+        changed = ix.changed_since(self.generation) if pause is None else None
+        # a document's names include its plugin's: a renamed plugin renames all of its documents
+        plugins = {k: p.name for k, p in ix.plugins.items()}
+        renamed = {k for k in plugins.keys() | self._plugin_names.keys() if plugins.get(k) != self._plugin_names.get(k)}
+        self._plugin_names = plugins
+        force = {p for p, d in ix.docs.items() if d.plugin_dir in renamed} if renamed else set()
+        if changed is not None:
+            changed |= force
+            force |= changed  # (a handful: worked out again, whatever their text and resolutions)
+        elif self._sources:
+            # everything again: what the index cannot list may have moved anywhere (a root came)
+            force = set(ix.docs)
+        if changed is None:
+            # (the index may change at a pause: a list does not)
+            docs = list(ix.docs.items()) if pause is not None else ix.docs.items()
+            gone = [p for p in self._names if p not in ix.docs]
+            gone_sources = [s for s in self._sources if s not in ix.docs]
+        else:
+            docs = [(p, ix.docs[p]) for p in sorted(changed) if p in ix.docs]
+            gone = [p for p in changed if p not in ix.docs and p in self._names]
+            gone_sources = [s for s in changed if s not in ix.docs and s in self._sources]
         # which names came or went: a table row naming one may now resolve differently
         changed_keys: set[str] = set()
-        for p in [p for p in self._names if p not in ix.docs]:
+        for p in gone:
             changed_keys.update(self._names.pop(p))
             changed_keys.add(p)
         for p, doc in docs:
@@ -426,29 +448,35 @@ class Router:
                 continue  # changed at a pause: the next refresh sees it
             old = self._names.get(p)
             src = self._sources.get(p)
-            if old is not None and src is not None and src.parsed is doc.parsed:
-                continue  # same text, so the same names (a skill's name is in its text)
+            if old is not None and src is not None and src.parsed is doc.parsed and p not in force:
+                continue  # same text and plugin, so the same names (a skill's name is in its text)
             new = tuple(sorted(name_keys(ix, p)))
             if old != new:
                 changed_keys.update(set(old or ()).symmetric_difference(new))
                 self._names[p] = new
             changed_keys.add(p)
-        structure_changed = bool(changed_keys - set(ix.docs)) or any(
+        structure_changed = any(k not in ix.docs for k in changed_keys) or any(
             k.startswith(("name:", "prefix:")) for k in changed_keys)
 
         touched: set[str] = set()  # targets whose incoming anchors or mentions changed
         edges_changed = False
-        for src in [s for s in self._sources if s not in ix.docs]:
+        for src in gone_sources:
             touched |= self._forget_source(src)
             edges_changed = True
-        for src, doc in docs:
+        sources = docs
+        if changed is not None and changed_keys:
+            # and the documents that looked up what changed
+            seen = {p for p, _d in docs}
+            sources = docs + [(s, ix.docs[s]) for s, o in self._sources.items()
+                              if s not in seen and not changed_keys.isdisjoint(o.deps) and s in ix.docs]
+        for src, doc in sources:
             tick()
             if ix.docs.get(src) is not doc:
                 continue
             res = ix.resolutions.get(src)
             old = self._sources.get(src)
             if (old is not None and old.parsed is doc.parsed and old.res is res
-                    and changed_keys.isdisjoint(old.deps)):
+                    and changed_keys.isdisjoint(old.deps) and src not in force):
                 continue
             deps: set[str] = set()
             text = doc.parsed.text  # once: a text held compressed is decompressed on every read
@@ -474,11 +502,12 @@ class Router:
         for t in touched:
             self._anchor_version[t] = self._anchor_version.get(t, 0) + 1
 
-        self._reindex(targets, tick)
-        if tick.paused:
-            targets = [p for p in targets if p in ix.docs]
+        if changed is None:
+            self._reindex([p for p, d in docs if d.kind in TARGET_KINDS], tick, force=force)
+        else:
+            self._reindex(None, tick, changed | touched, force)
         if structure_changed or not self.names:
-            self._structure(targets)
+            self._structure([p for p, d in ix.docs.items() if d.kind in TARGET_KINDS])
         if edges_changed:
             self._edges()
         self.generation = start
@@ -533,19 +562,35 @@ class Router:
         counts["mention"] = bag_lines(self.mentions_in.get(path, []))
         return counts
 
-    def _reindex(self, targets: list[str], tick: _Ticker) -> None:
+    def _reindex(self, targets: list[str] | None, tick: _Ticker, candidates: set[str] | None = None,
+                 force: set[str] | frozenset[str] = frozenset()) -> None:
+        """Index the targets whose text or incoming anchors changed, or that are in `force` (their
+        skill's name may have moved), drop those no longer there. `targets`: all of them, each
+        checked; or None and the `candidates` that may have changed."""
         ix = self.ix
         pst = self.postings
-        live = set(targets)
+        if targets is None:
+            check, gone = [], []
+            for p in sorted(candidates or ()):
+                d = ix.docs.get(p)
+                if d is not None and d.kind in TARGET_KINDS:
+                    check.append(p)
+                elif p in self._indexed:  # gone, or no longer a skill or sheet
+                    gone.append(p)
+        else:
+            live = set(targets)
+            gone = [p for p in self._indexed if p not in live]
+            check = targets
         changed = []
-        for p in targets:
+        for p in check:
             doc = ix.docs.get(p)
             was = self._indexed.get(p)
             if (doc is None or was is None or was[0] is not doc.parsed
-                    or was[1] != self._anchor_version.get(p, 0)):
+                    or was[1] != self._anchor_version.get(p, 0) or p in force):
                 changed.append(p)
-        gone = [p for p in self._indexed if p not in live]
         if pst.base_size == 0 or pst.changed_share(len(changed) + len(gone)) > DELTA_REBUILD:
+            if targets is None:
+                targets = [p for p, d in ix.docs.items() if d.kind in TARGET_KINDS]
             self._short = {}  # (filled again as every target is counted)
             self._indexed = {}  # (likewise)
             pst.rebuild(targets, self._counts, self._root, tick)
