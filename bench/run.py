@@ -539,6 +539,28 @@ async def keystrokes(c: LspClient, path: Path, pattern: str, n: int, timeout: fl
     return {**ms_stats(times), "missed": missed, "file": str(path)}
 
 
+async def routes_after_edits(c: LspClient, path: Path, queries: list[str], n: int) -> dict[str, Any]:
+    """An agent routing while someone types: each route is sent right after a keystroke's
+    diagnostics arrive, so the router has that edit to take in first."""
+    text = path.read_text(encoding="utf-8")
+    u = uri(path)
+    t0 = await c.notify("textDocument/didOpen", {"textDocument": {
+        "uri": u, "languageId": "markdown", "version": 1, "text": text}})
+    await c.until(lambda: c.publish_after(u, t0), 10)
+    times = []
+    for i in range(n):
+        version = i + 2
+        t0 = await c.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": version},
+                                                       "contentChanges": [{"text": text + f"\nEdit {i}.\n"}]})
+        await c.until(lambda v=version, t=t0: c.publish_after(u, t, v), 10)
+        dt, _ = await c.request("skills/route", {"query": queries[i % len(queries)], "limit": 5})
+        times.append(dt)
+    await c.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": n + 2},
+                                              "contentChanges": [{"text": text}]})
+    await c.notify("textDocument/didClose", {"textDocument": {"uri": u}})
+    return ms_stats(times)
+
+
 def plant_hub(tree: Path, n: int) -> tuple[Path, list[Path]]:
     """A sheet, `bench-hub.md` beside an ordinary skill, linked from its own SKILL.md and from n
     other documents spread over the tree (one per skill, skills of many plugins)."""
@@ -652,6 +674,7 @@ async def server_suite(tree: Path, meta: dict[str, Any], work: Path, args: argpa
             times.append(dt)
         out["route_first_s"] = round(first, 3)
         out["route"] = ms_stats(times)
+        out["route_after_edit"] = await routes_after_edits(c, leaf, queries, 20)
         out["memory"] = proc_memory(c.pid)
         log(f"  route p95 {out['route']['p95_ms']} ms; server VmHWM {out['memory'].get('VmHWM')} MB")
     finally:
@@ -816,6 +839,11 @@ def table(results: dict[str, Any]) -> str:
             if route:
                 rows.append((name, "skills/route p50/p95 (ms)", f"{fmt(route.get('p50_ms'))} / {fmt(route.get('p95_ms'))}",
                              f"first {fmt(_ms(srv.get('route_first_s')))} ms", "over stdio"))
+            after = srv.get("route_after_edit", {})
+            if after:
+                rows.append((name, "skills/route right after an edit p50/p95 (ms)",
+                             f"{fmt(after.get('p50_ms'))} / {fmt(after.get('p95_ms'))}", f"n={after.get('n')}",
+                             "over stdio"))
             mem = srv.get("memory", {})
             rows.append((name, "server VmHWM / VmRSS (MB)", f"{fmt(mem.get('VmHWM'))} / {fmt(mem.get('VmRSS'))}",
                          "", ""))
