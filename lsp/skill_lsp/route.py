@@ -374,6 +374,7 @@ class Router:
         self.ix = ix
         self.generation = -1
         self._sources: dict[str, _Source] = {}
+        self._looked_up_by: dict[str, set[str]] = {}  # dependency key -> the sources whose deps hold it
         # path -> the name keys it answers, sorted (a tuple: a frozenset per document costs 20 MB
         # at 40,000 documents)
         self._names: dict[str, tuple[str, ...]] = {}
@@ -467,8 +468,8 @@ class Router:
         if changed is not None and changed_keys:
             # and the documents that looked up what changed
             seen = {p for p, _d in docs}
-            sources = docs + [(s, ix.docs[s]) for s, o in self._sources.items()
-                              if s not in seen and not changed_keys.isdisjoint(o.deps) and s in ix.docs]
+            looked = {s for k in changed_keys for s in self._looked_up_by.get(k, ())}
+            sources = docs + [(s, ix.docs[s]) for s in sorted(looked - seen) if s in ix.docs]
         for src, doc in sources:
             tick()
             if ix.docs.get(src) is not doc:
@@ -486,12 +487,12 @@ class Router:
                           tuple(edges_of(ix, src, deps)) if res else (), tuple(deps))
             if old is not None and old.anchors == new.anchors and old.mentions == new.mentions:
                 edges_changed |= old.edges != new.edges
-                self._sources[src] = new
+                self._set_source(src, new)
                 continue
             edges_changed |= old is None or old.edges != new.edges
             if old is not None:
                 touched |= self._forget_source(src)
-            self._sources[src] = new
+            self._set_source(src, new)
             for target, a in new.anchors:
                 self.anchors_in.setdefault(target, []).append(a)
                 self._add_exact(target, a)
@@ -512,10 +513,29 @@ class Router:
             self._edges()
         self.generation = start
 
+    def _set_source(self, src: str, new: _Source) -> None:
+        old = self._sources.get(src)
+        self._sources[src] = new
+        was = old.deps if old is not None else ()
+        if was == new.deps:
+            return
+        self._unlook(src, was)
+        for k in new.deps:
+            self._looked_up_by.setdefault(k, set()).add(src)
+
+    def _unlook(self, src: str, deps: Sequence[str]) -> None:
+        for k in deps:
+            users = self._looked_up_by.get(k)
+            if users is not None:
+                users.discard(src)
+                if not users:
+                    del self._looked_up_by[k]
+
     def _forget_source(self, src: str) -> set[str]:
         old = self._sources.pop(src, None)
         if old is None:
             return set()
+        self._unlook(src, old.deps)
         touched = set()
         for target, a in old.anchors:
             its = self.anchors_in.get(target)
