@@ -461,3 +461,28 @@ def test_a_second_skill_file_moves_every_name_of_its_folder(tree: Path) -> None:
     second.unlink()
     apply(ix, Change("deleted", str(second)))
     assert_same_as_cold(ix)
+
+
+def test_the_index_says_which_documents_changed_since_a_generation(tree: Path) -> None:
+    """What views derived from the index (the router) read to catch up with edits without
+    looking at every document: exact while it remembers, None (look at everything) beyond."""
+    from skill_lsp import index as index_module
+
+    ix = SkillIndex.from_roots([str(tree)])
+    start = ix.generation
+    assert ix.changed_since(start) == set()
+    assert ix.changed_since(start - 1) is None  # the cold build itself: everything
+    sheet = str(tree / "skills/deep-watering/root-depth.md")
+    text = Path(sheet).read_text(encoding="utf-8")
+    ix.update(sheet, text + "\nMore.\n")
+    assert sheet in ix.changed_since(start)
+    gone = tree / "skills/winter-pruning"
+    shutil.rmtree(gone)
+    apply(ix, Change("deleted", str(gone), is_dir=True))
+    since = ix.changed_since(start)
+    assert sheet in since and str(gone / "SKILL.md") in since  # what came or went is listed too
+    mark = ix.generation
+    for i in range(index_module.JOURNAL + 1):
+        ix.update(sheet, text + f"\nEdit {i}.\n")
+    assert ix.changed_since(mark) is None  # too long ago
+    assert ix.changed_since(ix.generation - 1) == {sheet}

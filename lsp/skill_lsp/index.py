@@ -52,6 +52,7 @@ FUZZY_NEAR = 60
 FUZZY_ALL = 400  # more changed names than this in one batch: re-resolve every fuzzy document
 TYPING_MEMO = 4  # documents whose per-reference resolutions are kept for their next edit
 JOURNAL = 1024  # generations whose changed documents are remembered, for views that catch up (the router)
+JOURNAL_PATHS = 50_000  # and at most this many paths in all (typing in a 1,000-row router touches 1,000)
 # A file whose mtime is this close to the moment it was read may still change within the same
 # timestamp tick; its stamp is not trusted later (the "racy git" rule).
 RACY_NS = 2_000_000_000
@@ -144,7 +145,8 @@ class SkillIndex:
         # documents whose Doc, text or resolutions changed in the batch under way, and per
         # generation since (None: everything may have), so that a view need not scan every document
         self._changed: set[str] = set()
-        self._journal: deque[tuple[int, frozenset[str] | None]] = deque(maxlen=JOURNAL)
+        self._journal: deque[tuple[int, frozenset[str] | None]] = deque()
+        self._journal_paths = 0
         self._graph_cache: dict[str, object] = {}  # whole-tree figures of rules, dropped at every commit
         # per-document figures of rules, kept across commits: each entry holds the object it was
         # derived from (a resolutions list) and is used only while that is still the one indexed
@@ -371,7 +373,12 @@ class SkillIndex:
 
     def _next_generation(self, everything: bool = False) -> None:
         self.generation += 1
-        self._journal.append((self.generation, None if everything else frozenset(self._changed)))
+        paths = None if everything else frozenset(self._changed)
+        self._journal.append((self.generation, paths))
+        self._journal_paths += len(paths or ())
+        while len(self._journal) > JOURNAL or self._journal_paths > JOURNAL_PATHS:
+            _g, old = self._journal.popleft()
+            self._journal_paths -= len(old or ())
         self._changed = set()
 
     def changed_since(self, generation: int) -> set[str] | None:
