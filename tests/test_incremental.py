@@ -482,7 +482,11 @@ def test_the_index_says_which_documents_changed_since_a_generation(tree: Path) -
     since = ix.changed_since(start)
     assert sheet in since and str(gone / "SKILL.md") in since  # what came or went is listed too
     mark = ix.generation
-    for i in range(index_module.JOURNAL + 1):
+    other = str(tree / "skills/using-garden/SKILL.md")
+    ix.update(other, Path(other).read_text(encoding="utf-8") + "\nMore.\n")
+    for i in range(2 * index_module.JOURNAL):
         ix.update(sheet, text + f"\nEdit {i}.\n")
-    assert ix.changed_since(mark) is None  # too long ago
+    assert len(ix._journal) <= index_module.JOURNAL  # old spans merged, not dropped
+    assert {sheet, other} <= ix.changed_since(mark)  # long ago, still known
     assert ix.changed_since(ix.generation - 1) == {sheet}
+    assert ix.changed_since(start - 1) is None

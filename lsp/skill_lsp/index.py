@@ -51,8 +51,7 @@ LINKED = (Status.OK, Status.BAD_ANCHOR, Status.AMBIGUOUS, Status.CASE)  # a refe
 FUZZY_NEAR = 60
 FUZZY_ALL = 400  # more changed names than this in one batch: re-resolve every fuzzy document
 TYPING_MEMO = 4  # documents whose per-reference resolutions are kept for their next edit
-JOURNAL = 1024  # generations whose changed documents are remembered, for views that catch up (the router)
-JOURNAL_PATHS = 50_000  # and at most this many paths in all (typing in a 1,000-row router touches 1,000)
+JOURNAL = 256  # entries of the journal of changed documents; older ones are merged, never dropped
 # A file whose mtime is this close to the moment it was read may still change within the same
 # timestamp tick; its stamp is not trusted later (the "racy git" rule).
 RACY_NS = 2_000_000_000
@@ -145,8 +144,8 @@ class SkillIndex:
         # documents whose Doc, text or resolutions changed in the batch under way, and per
         # generation since (None: everything may have), so that a view need not scan every document
         self._changed: set[str] = set()
-        self._journal: deque[tuple[int, frozenset[str] | None]] = deque()
-        self._journal_paths = 0
+        # (first generation, last generation, the documents changed to reach them; None: all)
+        self._journal: deque[tuple[int, int, frozenset[str] | None]] = deque()
         self._graph_cache: dict[str, object] = {}  # whole-tree figures of rules, dropped at every commit
         # per-document figures of rules, kept across commits: each entry holds the object it was
         # derived from (a resolutions list) and is used only while that is still the one indexed
@@ -373,28 +372,37 @@ class SkillIndex:
 
     def _next_generation(self, everything: bool = False) -> None:
         self.generation += 1
-        paths = None if everything else frozenset(self._changed)
-        self._journal.append((self.generation, paths))
-        self._journal_paths += len(paths or ())
-        while len(self._journal) > JOURNAL or self._journal_paths > JOURNAL_PATHS:
-            _g, old = self._journal.popleft()
-            self._journal_paths -= len(old or ())
+        g = self.generation
+        if everything:  # a view from before this must look at everything anyway
+            self._journal.clear()
+        self._journal.append((g, g, None if everything else frozenset(self._changed)))
         self._changed = set()
+        if len(self._journal) > JOURNAL:
+            # the two oldest spans (after a whole-tree rebuild, which stays a boundary) become one:
+            # a view that far behind re-reads a few documents more than it must, never fewer
+            keep = self._journal.popleft() if self._journal[0][2] is None else None
+            lo, _hi, older = self._journal.popleft()
+            _lo, hi, newer = self._journal.popleft()
+            self._journal.appendleft((lo, hi, (older or frozenset()) | (newer or frozenset())))
+            if keep is not None:
+                self._journal.appendleft(keep)
 
     def changed_since(self, generation: int) -> set[str] | None:
         """The documents whose Doc, text or resolutions changed, that came or went, or whose
-        findings may have moved with their neighbours, since `generation`; None when that is not
-        known (too long ago, or a whole-tree rebuild)."""
+        findings may have moved with their neighbours, since `generation` (a few more when that
+        lies inside a merged span of the journal); None after a whole-tree rebuild."""
         out: set[str] = set()
-        want = generation + 1
-        for g, paths in self._journal:
-            if g < want:
+        covered = False
+        for lo, hi, paths in self._journal:
+            if hi <= generation:
                 continue
-            if g != want or paths is None:
+            if not covered and lo > generation + 1:
+                return None  # (older than the journal: cannot happen once it has an entry)
+            covered = True
+            if paths is None:
                 return None
             out |= paths
-            want += 1
-        return out if want == self.generation + 1 else None
+        return out
 
     # --- tables -----------------------------------------------------------------------------
     def _add_dir(self, d: str, batch: _Batch | None) -> None:
