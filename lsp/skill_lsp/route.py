@@ -403,7 +403,7 @@ class Router:
     def refresh(self, pause: Callable[[], None] | None = None) -> None:
         """Bring the router up to the index's generation.
 
-        `pause`, called every few hundred documents, may let other threads change the index (the
+        `pause`, called every PAUSE_EVERY documents, may let other threads change the index (the
         server's background build hands the index lock over, so keystrokes are not held for the
         whole build). What this pass then read of a changed document is stamped with the text and
         resolutions it read, and the router stays at the generation it started from: the next

@@ -459,7 +459,7 @@ class SkillServer(LanguageServer):
 
     async def _router_ready(self) -> None:
         """A route needs the router: have it built in the background, where the build hands the
-        index over to edits every few hundred documents, and wait for that; built here, in the
+        index over to edits every hundred documents, and wait for that; built here, in the
         request, it would hold every message of the editor for as long (13 s at 10,000 skills)."""
         if "router" not in self.ix.derived:
             with contextlib.suppress(Exception):  # (a failed build is retried by the request itself)
@@ -944,7 +944,7 @@ def _warm_router(ix: SkillIndex) -> None:
     """Worker thread: build the router of an index, then install it (an agent's first route is
     then as quick as the next).
 
-    The build does not hold the index for its whole length: every few hundred documents it hands
+    The build does not hold the index for its whole length: every hundred documents it hands
     the lock over (edits made meanwhile are applied and answered at once), and a last refresh
     under the lock catches up with them before the router is installed."""
     try:
