@@ -388,9 +388,9 @@ class SkillIndex:
                 self._journal.appendleft(keep)
 
     def changed_since(self, generation: int) -> set[str] | None:
-        """The documents whose Doc, text or resolutions changed, that came or went, or whose
-        findings may have moved with their neighbours, since `generation` (a few more when that
-        lies inside a merged span of the journal); None after a whole-tree rebuild."""
+        """The documents whose Doc, text or resolutions changed, that came or went, or that name a
+        plugin whose router skill may have changed, since `generation` (a few more when that lies
+        inside a merged span of the journal); None after a whole-tree rebuild."""
         out: set[str] = set()
         covered = False
         for lo, hi, paths in self._journal:
@@ -590,6 +590,8 @@ class SkillIndex:
                 self.racy.discard(path)
         self.docs[path] = doc
         self._changed.add(path)
+        if kind is DocKind.SKILL:
+            self._changed |= self._skill_files(doc.skill_dir)  # the folder's skill may be another file now
         return doc
 
     def _drop_doc(self, path: str) -> Doc | None:
@@ -597,6 +599,8 @@ class SkillIndex:
         if doc is None:
             return None
         self._changed.add(path)
+        if doc.kind is DocKind.SKILL:
+            self._changed |= self._skill_files(os.path.dirname(path))
         if doc.kind is DocKind.SKILL:
             sdir = os.path.dirname(path)
             # names stay while another skill file of the folder (SKILL.md beside skill.md) has them
@@ -717,6 +721,11 @@ class SkillIndex:
                 users.discard(path)
                 if len(users) == 1:
                     deps_of[key] = users.pop()
+
+    def _skill_files(self, folder: str | None) -> set[str]:
+        """The skill files of a folder (SKILL.md and a lowercase skill.md beside it)."""
+        return {p for p in self.files_in_dir.get(folder or "", ()) if p in self.docs
+                and self.docs[p].kind is DocKind.SKILL}
 
     def _unresolve(self, path: str) -> None:
         self._changed.add(path)
@@ -1120,6 +1129,7 @@ class SkillIndex:
                 doc = self.docs.get(r)
                 if doc is not None:
                     b.touched.add(r)
+                    self._changed.add(r)  # (what it routes to moved without its resolutions changing)
                     if doc.plugin_dir:
                         b.plugins.add(doc.plugin_dir)
                     if doc.kind is DocKind.SKILL:
@@ -1134,9 +1144,6 @@ class SkillIndex:
         if b.reorder:
             self.docs = dict(sorted(self.docs.items()))
             self.skills = dict(sorted(self.skills.items()))
-        # what views derived from a document read may have moved with its neighbours (a plugin
-        # named in a row now leads to another router skill): they look at these again too
-        self._changed |= {p for p in b.touched if p in self.docs}
         self._next_generation()
         self._graph_cache.clear()
         if b.skill_edges and not self._cycles_untouched(b):

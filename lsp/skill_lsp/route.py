@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from itertools import compress
 from typing import TYPE_CHECKING
 
-from .model import DocKind, ParsedDoc, Resolution
+from .model import Doc, DocKind, ParsedDoc, Resolution
 from .route_fields import (
     BODY_MAX_CHARS,
     NAMEISH,
@@ -379,8 +379,9 @@ class Router:
         # at 40,000 documents)
         self._names: dict[str, tuple[str, ...]] = {}
         self.postings = _Postings()
-        # path -> (the parse, anchor version) indexed: held, compared by identity (see _Source)
-        self._indexed: dict[str, tuple[ParsedDoc | None, int]] = {}
+        # path -> (the parse, anchor version, skill name) indexed: the parse held and compared by
+        # identity (see _Source)
+        self._indexed: dict[str, tuple[ParsedDoc | None, int, str | None]] = {}
         self.anchors_in: dict[str, list[Anchor]] = {}
         self.mentions_in: dict[str, list[str]] = {}
         self._anchor_version: dict[str, int] = {}
@@ -395,7 +396,7 @@ class Router:
         self.route_prev: dict[str, str] = {}
         # path -> (the `_indexed` entry it was made for, short fields, text): valid while that very
         # entry is the current one
-        self._explain: dict[str, tuple[tuple[ParsedDoc | None, int] | None, dict[str, Counter[str]], str]] = {}
+        self._explain: dict[str, tuple[tuple[ParsedDoc | None, int, str | None] | None, dict[str, Counter[str]], str]] = {}
         # path -> its short fields (`short_record`) as of its last indexing, in the index's store
         self._short: dict[str, Spilled | bytes] = {}
 
@@ -449,13 +450,15 @@ class Router:
                 continue  # changed at a pause: the next refresh sees it
             old = self._names.get(p)
             src = self._sources.get(p)
-            if old is not None and src is not None and src.parsed is doc.parsed and p not in force:
+            same_text = old is not None and src is not None and src.parsed is doc.parsed
+            if same_text and p not in force:
                 continue  # same text and plugin, so the same names (a skill's name is in its text)
             new = tuple(sorted(name_keys(ix, p)))
             if old != new:
                 changed_keys.update(set(old or ()).symmetric_difference(new))
                 self._names[p] = new
-            changed_keys.add(p)
+            if not same_text or src.res is not ix.resolutions.get(p):
+                changed_keys.add(p)  # who read its text or its resolutions (a command's delegate) reads again
         structure_changed = any(k not in ix.docs for k in changed_keys) or any(
             k.startswith(("name:", "prefix:")) for k in changed_keys)
 
@@ -506,7 +509,7 @@ class Router:
         if changed is None:
             self._reindex([p for p, d in docs if d.kind in TARGET_KINDS], tick, force=force)
         else:
-            self._reindex(None, tick, changed | touched, force)
+            self._reindex(None, tick, changed | touched)
         if structure_changed or not self.names:
             self._structure([p for p, d in ix.docs.items() if d.kind in TARGET_KINDS])
         if edges_changed:
@@ -568,9 +571,9 @@ class Router:
         the postings) and what routers say about it. Notes what it read in `_indexed`."""
         doc = self.ix.docs.get(path)
         if doc is None:  # gone at a pause: indexed as nothing until the next refresh drops it
-            self._indexed[path] = (None, -1)
+            self._indexed[path] = (None, -1, None)
             return {}
-        self._indexed[path] = (doc.parsed, self._anchor_version.get(path, 0))
+        self._indexed[path] = (doc.parsed, self._anchor_version.get(path, 0), self._skill_name(doc))
         counts = doc_fields(self.ix, doc)
         # what explains this target later, kept out of memory (an answer then reads a few hundred
         # bytes per hit instead of deriving them from the whole text again)
@@ -605,8 +608,8 @@ class Router:
         for p in check:
             doc = ix.docs.get(p)
             was = self._indexed.get(p)
-            if (doc is None or was is None or was[0] is not doc.parsed
-                    or was[1] != self._anchor_version.get(p, 0) or p in force):
+            if (doc is None or was is None or was[0] is not doc.parsed or was[1] != self._anchor_version.get(p, 0)
+                    or was[2] != self._skill_name(doc) or p in force):
                 changed.append(p)
         if pst.base_size == 0 or pst.changed_share(len(changed) + len(gone)) > DELTA_REBUILD:
             if targets is None:
@@ -624,6 +627,11 @@ class Router:
             tick()
             if p in ix.docs:  # (one gone at a pause is dropped by the next refresh)
                 pst.put(p, self._counts(p), self._root(p))
+
+    def _skill_name(self, doc: Doc) -> str | None:
+        """A skill's name as its name field has it: it can change with another file (a second
+        skill file in the folder) while the document's own text does not."""
+        return self.ix.name_of(doc.path) if doc.kind is DocKind.SKILL else None
 
     def _structure(self, targets: list[str]) -> None:
         """Names and the skill/pack hierarchy: they move only when documents or names do."""
