@@ -39,9 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-message-bytes", type=int, default=64 << 20, metavar="N",
                    help="a JSON-RPC message longer than this is skipped unread and refused (default 64 MiB)")
     s.add_argument("--warm-router", choices=("auto", "always", "never"), default="auto",
-                   help="build the router right after indexing, so that the first route is as quick as "
-                        "the next: auto (trees up to 5,000 documents: a bigger one's build holds edits back "
-                        "for seconds), always (agents, who route more than they type), never")
+                   help="build the router (in the background) right after indexing, so that the first "
+                        "route is as quick as the next: auto (trees up to 5,000 documents: a bigger one's "
+                        "costs seconds of CPU and 100 MB an editor alone never needs), always (agents, who "
+                        "route more than they type), never (on the first route)")
 
     q = sub.add_parser("route", help="rank the skills and sheets for a task")
     q.add_argument("query")

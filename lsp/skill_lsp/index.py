@@ -33,7 +33,7 @@ from . import heap
 from .cache import ParseCache
 from .config import Settings, load_settings
 from .discover import AGENT_DIRS, SKIP_DIRS, IgnoreRules, Stamp, is_venv, read_doc, walk
-from .model import Doc, DocKind, ParsedDoc, Plugin, Resolution, Skill, Status, TargetKind
+from .model import Doc, DocKind, ParsedDoc, Plugin, Reference, Resolution, Skill, Status, TargetKind
 from .parse import parse
 from .resolve import resolve
 from .spill import TextSpill
@@ -51,6 +51,8 @@ LINKED = (Status.OK, Status.BAD_ANCHOR, Status.AMBIGUOUS, Status.CASE)  # a refe
 FUZZY_NEAR = 60
 FUZZY_ALL = 400  # more changed names than this in one batch: re-resolve every fuzzy document
 TYPING_MEMO = 4  # documents whose per-reference resolutions are kept for their next edit
+# a reference but its span -> (how it resolved, what it looked up): one document's, for its next edit
+_Memo = dict[tuple[object, ...], tuple[Resolution, tuple[str, ...]]]
 JOURNAL = 256  # entries of the journal of changed documents; older ones are merged, never dropped
 # A file whose mtime is this close to the moment it was read may still change within the same
 # timestamp tick; its stamp is not trusted later (the "racy git" rule).
@@ -131,7 +133,7 @@ class SkillIndex:
         # path -> (generation, place, {reference but its span: (resolution, what it looked up)}) of
         # the last few documents re-resolved for their own edit: the next keystroke in a 1,000-row
         # router then resolves only the row it changed
-        self._typing: dict[str, tuple[int, tuple[object, ...], dict[tuple[object, ...], tuple[Resolution, tuple[str, ...]]]]] = {}
+        self._typing: dict[str, tuple[int, tuple[object, ...], _Memo]] = {}
         self.read_problems: dict[str, tuple[str, str]] = {}  # path -> (code, message)
         self._walk_problems: dict[str, list[tuple[str, str, str]]] = {}
         # Texts an editor gave for Markdown files that are not documents (yet): used if a new
@@ -638,22 +640,12 @@ class SkillIndex:
         # valid only if the last resolution was in the batch just before this one (no other
         # batch fired keys in between) and the document sits where it sat
         before = old[2] if old is not None and old[0] == self.generation - 1 and old[1] == place else {}
-        memo: dict[tuple[object, ...], tuple[Resolution, tuple[str, ...]]] | None = {} if fired is not None else None
+        memo: _Memo | None = {} if fired is not None else None
         for ref in doc.parsed.references:
-            key = (ref.kind, ref.target, ref.anchor, ref.phrase, ref.slash, ref.in_code)
-            hit = before.get(key) if before else None
-            if memo is None:  # (a cold build: no lookups recorded per reference)
+            if memo is None or fired is None:  # (a cold build: no lookups recorded per reference)
                 res = resolve(self, doc, ref, deps)
-            elif hit is not None and fired is not None and fired.isdisjoint(hit[1]):
-                res = Resolution(ref, hit[0].status, hit[0].target, hit[0].candidates, hit[0].detail)
-                deps.update(hit[1])
-                memo[key] = hit
             else:
-                looked_up: set[str] = set()
-                res = resolve(self, doc, ref, looked_up)
-                deps |= looked_up
-                if res.status not in FUZZY:  # "did you mean" candidates weigh every name: never kept
-                    memo[key] = (res, tuple(looked_up))
+                res = self._resolve_again(doc, ref, fired, before, memo, deps)
             out.append(res)
             if res.status in FUZZY:
                 words |= _words(ref.target)
@@ -662,6 +654,23 @@ class SkillIndex:
             self._typing[path] = (self.generation, place, memo)
             while len(self._typing) > TYPING_MEMO:
                 del self._typing[next(iter(self._typing))]
+
+    def _resolve_again(self, doc: Doc, ref: Reference, fired: set[str], before: _Memo, memo: _Memo,
+                       deps: set[str]) -> Resolution:
+        """One reference of a document edited again: as it resolved last time (`before`) if it is
+        written the same and looked up none of the `fired` keys; noted in `memo` for next time."""
+        key = (ref.kind, ref.target, ref.anchor, ref.phrase, ref.slash, ref.in_code)
+        hit = before.get(key)
+        if hit is not None and fired.isdisjoint(hit[1]):
+            memo[key] = hit
+            deps.update(hit[1])
+            return Resolution(ref, hit[0].status, hit[0].target, hit[0].candidates, hit[0].detail)
+        looked_up: set[str] = set()
+        res = resolve(self, doc, ref, looked_up)
+        deps |= looked_up
+        if res.status not in FUZZY:  # "did you mean" candidates weigh every name: never kept
+            memo[key] = (res, tuple(looked_up))
+        return res
 
     def _record(self, path: str, out: list[Resolution], deps: set[str], words: set[str]) -> None:
         """Index one document's resolutions and lookups in place of its old ones, touching only the

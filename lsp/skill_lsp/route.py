@@ -392,7 +392,6 @@ class Router:
         self.routers_of: dict[str, list[str]] = {}
         self.routers: set[str] = set()
         self._router_ids: tuple[int, set[int]] = (-1, set())
-        self._plugin_names: dict[str, str] = {}  # plugin dir -> name, as of the last refresh
         self.route_prev: dict[str, str] = {}
         # path -> (the `_indexed` entry it was made for, short fields, text): valid while that very
         # entry is the current one
@@ -419,16 +418,12 @@ class Router:
         # (after a keystroke: one, not a scan of 40,000); all of them otherwise, and in a build
         # that lets others edit midway.
         changed = ix.changed_since(self.generation) if pause is None else None
-        # a document's names include its plugin's: a renamed plugin renames all of its documents
-        plugins = {k: p.name for k, p in ix.plugins.items()}
-        renamed = {k for k in plugins.keys() | self._plugin_names.keys() if plugins.get(k) != self._plugin_names.get(k)}
-        self._plugin_names = plugins
-        force = {p for p, d in ix.docs.items() if d.plugin_dir in renamed} if renamed else set()
+        force: set[str] = set()  # worked out again, whatever their text and resolutions
         if changed is not None:
-            changed |= force
-            force |= changed  # (a handful: worked out again, whatever their text and resolutions)
+            force = changed  # (a handful: what moved around them may change what they say)
         elif self._sources:
-            # everything again: what the index cannot list may have moved anywhere (a root came)
+            # a whole-tree rebuild (a root came, a manifest or the settings changed): anything may
+            # have moved, a plugin's name with it
             force = set(ix.docs)
         if changed is None:
             # (the index may change at a pause: a list does not)
