@@ -498,6 +498,15 @@ def top_router(tree: Path) -> Path | None:
     return found[0] if found else None
 
 
+async def open_doc(c: LspClient, path: Path, text: str) -> str:
+    """Open `path` with `text` and wait for its first diagnostics; its URI."""
+    u = uri(path)
+    t0 = await c.notify("textDocument/didOpen", {"textDocument": {
+        "uri": u, "languageId": "markdown", "version": 1, "text": text}})
+    await c.until(lambda: c.publish_after(u, t0), 10)
+    return u
+
+
 async def keystrokes(c: LspClient, path: Path, pattern: str, n: int, timeout: float,
                      while_pending: asyncio.Future | None = None) -> dict[str, Any]:
     """Open `path`, then type one character into the target the regex `pattern` finds (breaking
@@ -509,10 +518,7 @@ async def keystrokes(c: LspClient, path: Path, pattern: str, n: int, timeout: fl
     if m is None:
         return {"error": f"nothing to edit in {path}"}
     at = line_col(text, m.start(1))
-    u = uri(path)
-    t0 = await c.notify("textDocument/didOpen", {"textDocument": {
-        "uri": u, "languageId": "markdown", "version": 1, "text": text}})
-    await c.until(lambda: c.publish_after(u, t0), 10)
+    u = await open_doc(c, path, text)
     times, missed = [], 0
     for i in range(n):
         if while_pending is not None and while_pending.done():
@@ -543,10 +549,7 @@ async def routes_after_edits(c: LspClient, path: Path, queries: list[str], n: in
     """An agent routing while someone types: each route is sent right after a keystroke's
     diagnostics arrive, so the router has that edit to take in first."""
     text = path.read_text(encoding="utf-8")
-    u = uri(path)
-    t0 = await c.notify("textDocument/didOpen", {"textDocument": {
-        "uri": u, "languageId": "markdown", "version": 1, "text": text}})
-    await c.until(lambda: c.publish_after(u, t0), 10)
+    u = await open_doc(c, path, text)
     times = []
     for i in range(n):
         version = i + 2
